@@ -1,0 +1,45 @@
+"""Fixtures that start real servers on 127.0.0.1 and always stop them."""
+
+from __future__ import annotations
+
+import pytest
+
+import servers
+
+
+@pytest.fixture
+def smtp_server():
+    """aiosmtpd on an ephemeral port, recording what it accepts."""
+    server = servers.SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_server_factory():
+    """Make aiosmtpd servers with custom settings (keyword arguments of aiosmtpd's SMTP)."""
+    started: list[servers.SmtpServer] = []
+
+    def make(handler=None, **smtp_kwargs) -> servers.SmtpServer:
+        server = servers.SmtpServer(handler, **smtp_kwargs).start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def scripted_peer():
+    """Factory: ``scripted_peer(script)`` starts a ``servers.ScriptedPeer``."""
+    peers: list[servers.ScriptedPeer] = []
+
+    def make(script: list) -> servers.ScriptedPeer:
+        peer = servers.ScriptedPeer(script)
+        peers.append(peer)
+        return peer
+
+    yield make
+    for peer in peers:
+        peer.stop()
