@@ -1,0 +1,76 @@
+"""A capture server: accepts mail on 127.0.0.1 and stores each message as a
+``.eml`` file, so examples, docs and tests run on a machine with no mail
+server. Needs the ``sink`` extra (aiosmtpd).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+
+__all__ = ["Sink"]
+
+
+class _StoreHandler:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.stored: list[Path] = []
+        self.changed = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
+        with self.changed:
+            path = self.directory / f"{len(self.stored) + 1:06d}.eml"
+            path.write_bytes(envelope.original_content)
+            self.stored.append(path)
+            self.changed.notify_all()
+        return "250 OK stored"
+
+
+class Sink:
+    """Stores every message it accepts under ``directory`` as NNNNNN.eml.
+
+    Use as a context manager; ``port`` 0 picks a free port.
+    """
+
+    def __init__(self, directory: str | Path, host: str = "127.0.0.1", port: int = 0) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.host = host
+        self.port = port or _free_port(host)
+        self._handler = _StoreHandler(self.directory)
+        self._controller = Controller(self._handler, hostname=host, port=self.port)
+
+    @property
+    def stored(self) -> list[Path]:
+        return list(self._handler.stored)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Path]:
+        """Block until ``count`` messages are stored; raise TimeoutError otherwise."""
+        with self._handler.changed:
+            if not self._handler.changed.wait_for(
+                lambda: len(self._handler.stored) >= count, timeout
+            ):
+                raise TimeoutError(f"{len(self._handler.stored)} of {count} messages arrived")
+        return self.stored
+
+    def start(self) -> Sink:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def __enter__(self) -> Sink:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
