@@ -1,7 +1,259 @@
+// Poco::Net::NameValueCollection, MessageHeader and MediaType.
+//
+// Strings cross as UTF-8; wherever Poco takes raw octets, bytes are accepted
+// too and reach Poco unchanged. Values Poco returns are decoded as UTF-8, so a
+// header read from the wire with raw 8-bit octets raises UnicodeDecodeError
+// when it is fetched (RFC 5322 headers are ASCII; use decodeWord for RFC 2047).
+#include <Poco/Exception.h>
+#include <Poco/Net/MediaType.h>
+#include <Poco/Net/MessageHeader.h>
+#include <Poco/Net/NameValueCollection.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
+
 #include "init.h"
+#include "pystreams.h"
 
 namespace pocosmtp {
 
-void init_header(pybind11::module_& m) { (void)m; }
+namespace py = pybind11;
+using Poco::Net::MediaType;
+using Poco::Net::MessageHeader;
+using Poco::Net::NameValueCollection;
+
+namespace {
+
+py::list items(const NameValueCollection& nvc) {
+    py::list out;
+    for (const auto& [name, value] : nvc) out.append(py::make_tuple(name, value));
+    return out;
+}
+
+std::string type_name(const py::handle& self) {
+    return py::str(py::type::of(self).attr("__name__")).cast<std::string>();
+}
+
+}  // namespace
+
+void init_header(py::module_& m) {
+    // ------------------------------------------------------------ NameValueCollection
+
+    py::classh<NameValueCollection>(
+        m, "NameValueCollection",
+        "Name-value pairs with case-insensitive names, kept in insertion order; a name may "
+        "occur more than once.\n\n"
+        "Also a mapping over the first value of each name: ``c[name]``, ``c[name] = value`` "
+        "(same as set), ``del c[name]``, ``name in c``, ``len(c)``. Iteration yields every "
+        "(name, value) pair in Poco's order.")
+        .def(py::init<>())
+        .def(py::init<const NameValueCollection&>(), py::arg("nvc"), "A copy of another one.")
+        .def("set", &NameValueCollection::set, py::arg("name"), py::arg("value"),
+             "Sets the value of the first pair with this name, or adds one.")
+        .def("add", &NameValueCollection::add, py::arg("name"), py::arg("value"),
+             "Adds a pair, even if the name exists already.")
+        .def(
+            "get",
+            [](const NameValueCollection& self, const std::string& name) -> std::string {
+                return self.get(name);
+            },
+            py::arg("name"), "The first value for name; raises NotFoundException (a KeyError).")
+        .def(
+            "get",
+            [](const NameValueCollection& self, const std::string& name,
+               const std::string& defaultValue) -> std::string {
+                return self.get(name, defaultValue);
+            },
+            py::arg("name"), py::arg("defaultValue"),
+            "The first value for name, or defaultValue when there is none.")
+        .def("has", &NameValueCollection::has, py::arg("name"))
+        .def(
+            "erase",
+            [](NameValueCollection& self, const std::string& name) { self.erase(name); },
+            py::arg("name"), "Removes every pair with this name.")
+        .def(
+            "secureErase",
+            [](NameValueCollection& self, const std::string& name) { self.secureErase(name); },
+            py::arg("name"), "As erase(), overwriting the values with zeroes first.")
+        .def("size", &NameValueCollection::size)
+        .def("empty", &NameValueCollection::empty)
+        .def("clear", &NameValueCollection::clear)
+        .def("secureClear", &NameValueCollection::secureClear)
+        .def("swap", &NameValueCollection::swap, py::arg("nvc"))
+        .def(
+            "__getitem__",
+            [](const NameValueCollection& self, const std::string& name) -> std::string {
+                auto it = self.find(name);
+                if (it == self.end()) throw py::key_error(name);
+                return it->second;
+            },
+            py::arg("name"))
+        .def("__setitem__", &NameValueCollection::set, py::arg("name"), py::arg("value"))
+        .def(
+            "__delitem__",
+            [](NameValueCollection& self, const std::string& name) {
+                if (!self.has(name)) throw py::key_error(name);
+                self.erase(name);
+            },
+            py::arg("name"))
+        .def("__contains__", &NameValueCollection::has, py::arg("name"))
+        .def("__len__", &NameValueCollection::size)
+        .def("__bool__", [](const NameValueCollection& self) { return !self.empty(); })
+        // A snapshot, so changing the collection while iterating cannot
+        // invalidate a C++ iterator.
+        .def("__iter__", [](const NameValueCollection& self) { return py::iter(items(self)); })
+        .def("__repr__", [](py::handle self) {
+            const auto& nvc = self.cast<const NameValueCollection&>();
+            return type_name(self) + "(" + py::repr(items(nvc)).cast<std::string>() + ")";
+        });
+
+    // ------------------------------------------------------------ MessageHeader
+
+    py::classh<MessageHeader, NameValueCollection>(
+        m, "MessageHeader",
+        "RFC 2822 header fields: a NameValueCollection that can be written to and read from "
+        "binary streams. The field limit applies only when reading.")
+        .def(py::init<>())
+        .def(py::init<const MessageHeader&>(), py::arg("messageHeader"), "A copy of another one.")
+        .def(
+            "write",
+            [](const MessageHeader& self, py::object stream) {
+                PyOutputStream out(std::move(stream));
+                {
+                    py::gil_scoped_release nogil;
+                    self.write(out);
+                }
+                out.finish();
+            },
+            py::arg("ostr"),
+            "Writes 'Name: value' lines ending in CRLF to a writable binary file object.")
+        .def(
+            "read",
+            [](MessageHeader& self, py::object stream) {
+                PyInputStream in(std::move(stream));
+                py::gil_scoped_release nogil;
+                self.read(in);
+            },
+            py::arg("istr"),
+            "Reads fields (with folding) from a readable binary file object or bytes, up to the "
+            "first empty line. Raises MessageException on malformed input or too many fields.")
+        .def("setAutoDecode", &MessageHeader::setAutoDecode, py::arg("convert"))
+        .def("getAutoDecode", &MessageHeader::getAutoDecode)
+        .def("getDecoded",
+             py::overload_cast<const std::string&>(&MessageHeader::getDecoded, py::const_),
+             py::arg("name"), "The RFC 2047-decoded value; raises NotFoundException if absent.")
+        .def("getDecoded",
+             py::overload_cast<const std::string&, const std::string&>(
+                 &MessageHeader::getDecoded, py::const_),
+             py::arg("name"), py::arg("defaultValue"))
+        .def("getFieldLimit", &MessageHeader::getFieldLimit)
+        .def("setFieldLimit", &MessageHeader::setFieldLimit, py::arg("limit"),
+             "Maximum number of fields read() accepts; 0 is unlimited. Default 100.")
+        .def("getNameLengthLimit", &MessageHeader::getNameLengthLimit)
+        .def("setNameLengthLimit", &MessageHeader::setNameLengthLimit, py::arg("limit"))
+        .def("getValueLengthLimit", &MessageHeader::getValueLengthLimit)
+        .def("setValueLengthLimit", &MessageHeader::setValueLengthLimit, py::arg("limit"))
+        .def("hasToken", &MessageHeader::hasToken, py::arg("fieldName"), py::arg("token"),
+             "True if the comma-separated field contains token (case-insensitive).")
+        .def_static(
+            "splitElements",
+            [](const std::string& s, bool ignoreEmpty) {
+                std::vector<std::string> elements;
+                MessageHeader::splitElements(s, elements, ignoreEmpty);
+                return elements;
+            },
+            py::arg("s"), py::arg("ignoreEmpty") = true,
+            "Splits at commas outside double quotes; returns the list of elements.")
+        .def_static(
+            "splitParameters",
+            [](const std::string& s) {
+                std::string value;
+                NameValueCollection parameters;
+                MessageHeader::splitParameters(s, value, parameters);
+                return py::make_tuple(value, parameters);
+            },
+            py::arg("s"),
+            "Splits 'value; a=1; b=\"2\"' into (value, NameValueCollection of parameters).")
+        .def_static(
+            "quote",
+            [](const std::string& value, bool allowSpace) {
+                std::string result;
+                MessageHeader::quote(value, result, allowSpace);
+                return result;
+            },
+            py::arg("value"), py::arg("allowSpace") = false,
+            "value, enclosed in double quotes if it has characters other than letters, digits, "
+            "'.', '_', '-' (and spaces when allowSpace).")
+        .def_static(
+            "decodeRFC2047",
+            [](const std::string& ins, const std::string& charset) {
+                std::string outs;
+                MessageHeader::decodeRFC2047(ins, outs, charset);
+                return py::bytes(outs);
+            },
+            py::arg("ins"), py::arg("charset") = "UTF-8",
+            "Decodes RFC 2047 encoded words into octets of charset (returned as bytes).")
+        .def_static("decodeWord", &MessageHeader::decodeWord, py::arg("text"),
+                    py::arg("charset") = "UTF-8",
+                    "Decodes RFC 2047 encoded words to text in charset (UTF-8 by default).");
+
+    // ------------------------------------------------------------ MediaType
+
+    py::classh<MediaType>(m, "MediaType",
+                          "A MIME media type: type/subType plus parameters (RFC 2045, 2046).")
+        .def(py::init<const std::string&>(), py::arg("mediaType"),
+             "Parses '<type>/<subtype>{;<parameter>=<value>}'.")
+        .def(py::init<const std::string&, const std::string&>(), py::arg("type"),
+             py::arg("subType"))
+        .def(py::init<const MediaType&>(), py::arg("mediaType"), "A copy of another one.")
+        .def("setType", &MediaType::setType, py::arg("type"))
+        .def("getType", &MediaType::getType)
+        .def("setSubType", &MediaType::setSubType, py::arg("subType"))
+        .def("getSubType", &MediaType::getSubType)
+        .def("setParameter", &MediaType::setParameter, py::arg("name"), py::arg("value"))
+        .def("getParameter", &MediaType::getParameter, py::arg("name"),
+             "Raises NotFoundException (a KeyError) if absent.")
+        .def("hasParameter", &MediaType::hasParameter, py::arg("name"))
+        .def("removeParameter", &MediaType::removeParameter, py::arg("name"))
+        // A copy: Poco hands out a const reference, which Python could not
+        // keep read-only.
+        .def(
+            "parameters",
+            [](const MediaType& self) { return NameValueCollection(self.parameters()); },
+            "A copy of the parameters.")
+        .def("toString", &MediaType::toString)
+        .def("matches", py::overload_cast<const MediaType&>(&MediaType::matches, py::const_),
+             py::arg("mediaType"), "Same type and subtype (case-insensitive).")
+        .def("matches",
+             py::overload_cast<const std::string&, const std::string&>(&MediaType::matches,
+                                                                      py::const_),
+             py::arg("type"), py::arg("subType"))
+        .def("matches",
+             py::overload_cast<const std::string&>(&MediaType::matches, py::const_),
+             py::arg("type"), "Same top-level type (case-insensitive).")
+        .def("matchesRange",
+             py::overload_cast<const MediaType&>(&MediaType::matchesRange, py::const_),
+             py::arg("mediaType"), "As matches(), with '*' as a wildcard type or subtype.")
+        .def("matchesRange",
+             py::overload_cast<const std::string&, const std::string&>(
+                 &MediaType::matchesRange, py::const_),
+             py::arg("type"), py::arg("subType"))
+        .def("matchesRange",
+             py::overload_cast<const std::string&>(&MediaType::matchesRange, py::const_),
+             py::arg("type"))
+        // Poco defines no operator==; equal string forms are the useful notion.
+        .def("__eq__",
+             [](const MediaType& self, const MediaType& other) {
+                 return self.toString() == other.toString();
+             })
+        .def("__str__", &MediaType::toString)
+        .def("__repr__", [](py::handle self) {
+            return type_name(self) + "(" +
+                   py::repr(py::str(self.cast<const MediaType&>().toString()))
+                       .cast<std::string>() +
+                   ")";
+        });
+}
 
 }  // namespace pocosmtp

@@ -1,7 +1,307 @@
+// The PartSource family (sources of MIME parts), part stores and their
+// factories, and PartHandler (the callback that receives parts on reading).
+//
+// Ownership: Poco's addPart/addContent/addAttachment delete the PartSource they
+// are given, so every class here uses py::smart_holder and the add functions
+// take a std::unique_ptr (see take_part_source). A handed-over Python object
+// is disowned; touching it afterwards raises ValueError instead of reaching
+// freed memory. A Python subclass of PartSource stays alive as long as the C++
+// object that Poco owns (py::trampoline_self_life_support).
+#include "parts.h"
+
+#include <Poco/Net/FilePartSource.h>
+#include <Poco/Net/MessageHeader.h>
+#include <Poco/Net/NullPartHandler.h>
+#include <Poco/Net/PartHandler.h>
+#include <Poco/Net/PartStore.h>
+#include <Poco/Net/StringPartSource.h>
+
+#include <istream>
+#include <memory>
+#include <optional>
+#include <string>
+
 #include "init.h"
+#include "pystreams.h"
 
 namespace pocosmtp {
 
-void init_parts(pybind11::module_& m) { (void)m; }
+namespace py = pybind11;
+using Poco::Net::FilePartSource;
+using Poco::Net::FilePartStore;
+using Poco::Net::FilePartStoreFactory;
+using Poco::Net::MessageHeader;
+using Poco::Net::NullPartHandler;
+using Poco::Net::PartHandler;
+using Poco::Net::PartSource;
+using Poco::Net::PartStore;
+using Poco::Net::PartStoreFactory;
+using Poco::Net::StringPartSource;
+
+namespace {
+
+std::string type_name(py::handle obj) {
+    return py::str(py::type::of(obj).attr("__name__")).cast<std::string>();
+}
+
+// ------------------------------------------------------------ Python-backed sources
+
+// Trampoline for Python subclasses of PartSource. The Python stream() returns
+// bytes or a readable binary file object, read in chunks when the message is
+// written; the GIL is taken only to call into Python (Poco calls stream()
+// while writing, with the GIL released).
+class PyPartSource : public PartSource, public py::trampoline_self_life_support {
+public:
+    explicit PyPartSource(const std::string& mediaType = "application/octet-stream")
+        : PartSource(mediaType) {}
+
+    ~PyPartSource() override {
+        py::gil_scoped_acquire gil;
+        in_.reset();
+    }
+
+    std::istream& stream() override {
+        py::gil_scoped_acquire gil;
+        py::function override = py::get_override(static_cast<const PartSource*>(this), "stream");
+        if (!override) {
+            throw py::type_error("PartSource subclasses must define stream(), returning bytes or "
+                                 "a readable binary file object");
+        }
+        py::object source = override();
+        in_.reset();  // the previous stream, if stream() is called again
+        in_ = std::make_unique<PyInputStream>(std::move(source));
+        return *in_;
+    }
+
+    const std::string& filename() const override {
+        py::gil_scoped_acquire gil;
+        py::function override =
+            py::get_override(static_cast<const PartSource*>(this), "filename");
+        if (!override) return PartSource::filename();
+        filename_ = override().cast<std::string>();
+        return filename_;
+    }
+
+    std::streamsize getContentLength() const override {
+        PYBIND11_OVERRIDE(std::streamsize, PartSource, getContentLength, );
+    }
+
+private:
+    std::unique_ptr<PyInputStream> in_;
+    mutable std::string filename_;  // Poco returns a reference; it must outlive the call
+};
+
+// A PartSource over a Python binary file object, read 64 KiB at a time while
+// the message is written, so an attachment of any size is never held in
+// memory. A seekable file is rewound to where it stood at construction each
+// time Poco asks for the stream, so writing the message twice repeats it.
+class FileObjectPartSource : public PartSource {
+public:
+    FileObjectPartSource(py::object fileobj, const std::string& mediaType,
+                         const std::string& filename)
+        : PartSource(mediaType), file_(std::move(fileobj)), filename_(filename) {
+        if (!py::hasattr(file_, "readinto") && !py::hasattr(file_, "read")) {
+            throw py::type_error("FileObjectPartSource needs a readable binary file object, got " +
+                                 type_name(file_));
+        }
+        if (py::hasattr(file_, "seekable") && file_.attr("seekable")().cast<bool>()) {
+            start_ = file_.attr("tell")();
+        }
+    }
+
+    ~FileObjectPartSource() override {
+        py::gil_scoped_acquire gil;
+        in_.reset();
+        start_ = py::object();
+        file_ = py::object();
+    }
+
+    std::istream& stream() override {
+        py::gil_scoped_acquire gil;
+        in_.reset();
+        if (start_) file_.attr("seek")(start_);
+        in_ = std::make_unique<PyInputStream>(file_);
+        return *in_;
+    }
+
+    const std::string& filename() const override { return filename_; }
+
+    py::object fileobj() const { return file_; }
+
+private:
+    py::object file_;
+    py::object start_;
+    std::string filename_;
+    std::unique_ptr<PyInputStream> in_;
+};
+
+// ------------------------------------------------------------ factories
+
+class PyPartStoreFactory : public PartStoreFactory, public py::trampoline_self_life_support {
+public:
+    // Poco deletes what this returns, so the Python result is taken over
+    // exactly as addPart takes a source.
+    PartSource* createPartStore(const std::string& content, const std::string& mediaType,
+                                const std::string& filename) override {
+        py::gil_scoped_acquire gil;
+        py::function override =
+            py::get_override(static_cast<const PartStoreFactory*>(this), "createPartStore");
+        if (!override) {
+            throw py::type_error("PartStoreFactory subclasses must define createPartStore()");
+        }
+        py::object result = override(py::bytes(content), mediaType, filename);
+        return take_part_source(result).release();
+    }
+};
+
+// ------------------------------------------------------------ part handlers
+
+// Poco's PartHandler has a protected destructor; this public one lets
+// pybind11 delete Python-created handlers, and forwards handlePart to Python.
+class PyPartHandler : public PartHandler, public py::trampoline_self_life_support {
+public:
+    ~PyPartHandler() override = default;
+
+    void handlePart(const MessageHeader& header, std::istream& stream) override {
+        py::gil_scoped_acquire gil;
+        py::function override =
+            py::get_override(static_cast<const PartHandler*>(this), "handlePart");
+        if (!override) throw py::type_error("PartHandler subclasses must define handlePart()");
+
+        auto view = std::make_unique<CppInputStream>(stream);
+        CppInputStream* raw = view.get();
+        py::object pystream = py::cast(std::move(view));
+        // The C++ stream dies when this returns; so does the view's access to it,
+        // even if the handler kept a reference.
+        struct Invalidate {
+            CppInputStream* s;
+            ~Invalidate() { s->invalidate(); }
+        } guard{raw};
+        override(MessageHeader(header), pystream);
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<PartSource> take_part_source(py::handle source) {
+    if (!py::isinstance<PartSource>(source)) {
+        throw py::type_error("expected a PartSource, got " + type_name(source));
+    }
+    try {
+        return source.cast<std::unique_ptr<PartSource>>();
+    } catch (const std::exception& e) {
+        throw py::value_error(
+            "this " + type_name(source) +
+            " cannot be handed over: a PartSource belongs to the first MailMessage or "
+            "MultipartSource it is added to (and parts() returns views of sources the message "
+            "owns); create a new source for each part (" + e.what() + ")");
+    }
+}
+
+void init_parts(py::module_& m) {
+    // ------------------------------------------------------------ PartSource
+
+    py::classh<PartSource, PyPartSource>(
+        m, "PartSource",
+        "Abstract source of a MIME part: media type, extra header fields, filename, data.\n\n"
+        "Subclass it in Python by defining stream() (returning bytes or a readable binary "
+        "file object) and optionally filename() and getContentLength(). A source given to "
+        "addPart/addContent/addAttachment belongs to that message from then on.")
+        .def(py::init<const std::string&>(), py::arg("mediaType") = "application/octet-stream")
+        .def("mediaType", &PartSource::mediaType)
+        .def("filename", &PartSource::filename)
+        .def("headers", py::overload_cast<>(&PartSource::headers),
+             py::return_value_policy::reference_internal,
+             "The part's extra header fields, live: changes reach the written part.")
+        .def("getContentLength", &PartSource::getContentLength,
+             "Length in bytes, or UNKNOWN_CONTENT_LENGTH.")
+        .def("__repr__",
+             [](py::handle self) {
+                 const auto& src = self.cast<const PartSource&>();
+                 return "<" + type_name(self) + " " + src.mediaType() + " " +
+                        py::repr(py::str(src.filename())).cast<std::string>() + ">";
+             })
+        .def_readonly_static("UNKNOWN_CONTENT_LENGTH", &PartSource::UNKNOWN_CONTENT_LENGTH);
+
+    py::classh<StringPartSource, PartSource>(
+        m, "StringPartSource",
+        "A part whose data is held in memory. data may be str (sent as UTF-8) or bytes "
+        "(sent unchanged).")
+        .def(py::init<const std::string&, const std::string&, const std::string&>(),
+             py::arg("str"), py::arg("mediaType") = "text/plain", py::arg("filename") = "");
+
+    py::classh<FilePartSource, PartSource>(
+        m, "FilePartSource",
+        "A part read from a file when the message is written. filename() defaults to the "
+        "last component of path. Note Poco's order in the three-argument form: "
+        "(path, filename, mediaType). Raises OpenFileException if the file cannot be opened.")
+        .def(py::init<const std::string&>(), py::arg("path"))
+        .def(py::init<const std::string&, const std::string&>(), py::arg("path"),
+             py::arg("mediaType"))
+        .def(py::init<const std::string&, const std::string&, const std::string&>(),
+             py::arg("path"), py::arg("filename"), py::arg("mediaType"));
+
+    py::classh<FileObjectPartSource, PartSource>(
+        m, "FileObjectPartSource",
+        "A part read from a Python binary file object in 64 KiB chunks while the message is "
+        "written, so the data is never held in memory whole. A seekable file is rewound to "
+        "its position at construction each time the message is written. (pocosmtp's own "
+        "class; Poco has no equivalent.)")
+        .def(py::init<py::object, const std::string&, const std::string&>(), py::arg("fileobj"),
+             py::arg("mediaType") = "application/octet-stream", py::arg("filename") = "")
+        .def("fileobj", &FileObjectPartSource::fileobj);
+
+    // ------------------------------------------------------------ part stores
+
+    py::classh<PartStore, PartSource>(m, "PartStore",
+                                      "Base class of stores that keep parts of a read message.");
+
+    py::classh<FilePartStore, PartStore>(
+        m, "FilePartStore",
+        "A part kept in a temporary file (deleted with the store). filename() is the part's "
+        "name for the user; path() is the file on disk.")
+        .def(py::init<const std::string&, const std::string&, const std::string&>(),
+             py::arg("content"), py::arg("mediaType"), py::arg("filename") = "")
+        .def("path", &FilePartStore::path);
+
+    py::classh<PartStoreFactory, PyPartStoreFactory>(
+        m, "PartStoreFactory",
+        "Makes the PartSource that keeps each part of a message being read. Subclass it in "
+        "Python by defining createPartStore(content: bytes, mediaType, filename) returning a "
+        "new PartSource (the message takes it over).")
+        .def(py::init<>())
+        .def(
+            "createPartStore",
+            [](PartStoreFactory& self, const std::string& content, const std::string& mediaType,
+               const std::string& filename) {
+                return std::unique_ptr<PartSource>(
+                    self.createPartStore(content, mediaType, filename));
+            },
+            py::arg("content"), py::arg("mediaType"), py::arg("filename") = "");
+
+    py::classh<FilePartStoreFactory, PartStoreFactory>(
+        m, "FilePartStoreFactory", "Keeps the parts of a message being read in temporary files.")
+        .def(py::init<>());
+
+    // ------------------------------------------------------------ part handlers
+
+    py::classh<PartHandler, PyPartHandler>(
+        m, "PartHandler",
+        "Receives the parts of a multipart message being read. Subclass it and define "
+        "handlePart(header: MessageHeader, stream: InputStream); the stream holds the decoded "
+        "part data and is valid only during the call.")
+        .def(py::init<>());
+
+    py::classh<NullPartHandler, PartHandler>(m, "NullPartHandler", "Discards every part.")
+        .def(py::init<>())
+        .def(
+            "handlePart",
+            [](NullPartHandler& self, const MessageHeader& header, py::object stream) {
+                PyInputStream in(std::move(stream));
+                py::gil_scoped_release nogil;
+                self.handlePart(header, in);
+            },
+            py::arg("header"), py::arg("stream"));
+}
 
 }  // namespace pocosmtp

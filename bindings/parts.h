@@ -1,0 +1,18 @@
+// Shared by parts.cpp and message.cpp: taking a Python PartSource into C++
+// ownership, exactly once.
+#pragma once
+
+#include <Poco/Net/PartSource.h>
+#include <pybind11/pybind11.h>
+
+#include <memory>
+
+namespace pocosmtp {
+
+// Moves a Python PartSource into a unique_ptr for Poco's addPart family,
+// which deletes it later. The Python object is disowned (or, for a Python
+// subclass, kept alive by the C++ object until Poco deletes it); handing the
+// same source over twice, or one that Poco already owns, raises ValueError.
+std::unique_ptr<Poco::Net::PartSource> take_part_source(pybind11::handle source);
+
+}  // namespace pocosmtp
