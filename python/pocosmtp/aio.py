@@ -1,0 +1,114 @@
+"""asyncio front for pocosmtp sessions.
+
+Every call of an ``SMTPClientSession`` runs in a thread pool: the bindings
+release the GIL inside Poco, so many sessions make progress at once while the
+event loop stays free. Method names are Poco's, each a coroutine here::
+
+    async with await AsyncSession.connect("127.0.0.1", 2525) as session:
+        await session.login()
+        await session.sendMessage(message)
+
+Cancellation and timeouts leave the session in a defined state: a call that
+is cancelled (directly or by ``asyncio.timeout``/``wait_for``) cannot be
+stopped half way inside Poco, so it is left to finish in its thread, the
+session is then closed, and every later call raises
+``IllegalStateException``. A session is never reused in an unknown state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any, Callable
+
+from . import _pocosmtp
+
+__all__ = ["AsyncSession"]
+
+# Session calls spend their time waiting on the network with the GIL released,
+# so the pool is sized for concurrent sessions, not for CPU cores (asyncio's
+# default executor has only cores + 4 threads).
+_POOL_SIZE = 64
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _default_executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_POOL_SIZE, thread_name_prefix="pocosmtp")
+        return _pool
+
+
+class AsyncSession:
+    """Wraps a connected ``SMTPClientSession`` (or ``SecureSMTPClientSession``)."""
+
+    def __init__(self, session: Any, executor: Executor | None = None) -> None:
+        self.session = session
+        self._executor = executor or _default_executor()
+        self._broken: str | None = None
+
+    @classmethod
+    async def connect(
+        cls,
+        host: str,
+        port: int = 25,
+        *,
+        session_class: Callable[..., Any] | None = None,
+        executor: Executor | None = None,
+    ) -> AsyncSession:
+        """Connects in the pool (the connect blocks) and wraps the session."""
+        make = session_class or _pocosmtp.SMTPClientSession
+        loop = asyncio.get_running_loop()
+        executor = executor or _default_executor()
+        session = await loop.run_in_executor(executor, make, host, port)
+        return cls(session, executor)
+
+    async def _call(self, name: str, *args: Any) -> Any:
+        if self._broken is not None:
+            raise _pocosmtp.IllegalStateException(self._broken)
+        loop = asyncio.get_running_loop()
+        call = functools.partial(getattr(self.session, name), *args)
+        running = loop.run_in_executor(self._executor, call)
+        try:
+            return await asyncio.shield(running)
+        except asyncio.CancelledError:
+            self._broken = f"session closed: {name}() was cancelled while it ran"
+            running.add_done_callback(self._close_after_cancel)
+            raise
+
+    def _close_after_cancel(self, finished: asyncio.Future[Any]) -> None:
+        if not finished.cancelled():
+            finished.exception()  # retrieved, so asyncio does not log it
+        loop = asyncio.get_running_loop()
+        loop.run_in_executor(self._executor, self._quiet_close)
+
+    def _quiet_close(self) -> None:
+        try:
+            self.session.close()
+        except _pocosmtp.PocoException:
+            pass
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("_") or not callable(getattr(self.session, name, None)):
+            raise AttributeError(name)
+
+        async def method(*args: Any) -> Any:
+            return await self._call(name, *args)
+
+        method.__name__ = name
+        return method
+
+    async def close(self) -> None:
+        if self._broken is None:
+            await self._call("close")
+            self._broken = "session closed"
+
+    async def __aenter__(self) -> AsyncSession:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
