@@ -30,7 +30,6 @@ using Poco::Net::MailRecipient;
 using Poco::Net::MediaType;
 using Poco::Net::MessageHeader;
 using Poco::Net::MultipartSource;
-using Poco::Net::PartHandler;
 using Poco::Net::PartSource;
 using Poco::Net::PartStoreFactory;
 
@@ -282,7 +281,7 @@ void init_message(py::module_& m) {
             "Parts are added to any already present.")
         .def(
             "read",
-            [](MailMessage& self, py::object istr, PartHandler& handler) {
+            [](MailMessage& self, py::object istr, BindablePartHandler& handler) {
                 PyInputStream in(std::move(istr));
                 py::gil_scoped_release nogil;
                 self.read(in, handler);

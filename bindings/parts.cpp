@@ -19,6 +19,7 @@
 #include <istream>
 #include <memory>
 #include <optional>
+#include <streambuf>
 #include <string>
 
 #include "init.h"
@@ -32,7 +33,6 @@ using Poco::Net::FilePartStore;
 using Poco::Net::FilePartStoreFactory;
 using Poco::Net::MessageHeader;
 using Poco::Net::NullPartHandler;
-using Poco::Net::PartHandler;
 using Poco::Net::PartSource;
 using Poco::Net::PartStore;
 using Poco::Net::PartStoreFactory;
@@ -156,29 +156,79 @@ public:
 
 // ------------------------------------------------------------ part handlers
 
-// Poco's PartHandler has a protected destructor; this public one lets
-// pybind11 delete Python-created handlers, and forwards handlePart to Python.
-class PyPartHandler : public PartHandler, public py::trampoline_self_life_support {
+// The part stream as Python sees it. Once the part's stream has reported its
+// end, asking again must not reach Poco's multipart reader, which would hand
+// out the next part's lines; this buffer latches the end so that
+// handlePart can tell Poco (eofbit) not to drain the stream again.
+class EofLatchBuf : public std::streambuf {
 public:
-    ~PyPartHandler() override = default;
+    explicit EofLatchBuf(std::streambuf* inner) : inner_(inner) {}
 
+    bool at_end() const { return at_end_; }
+
+protected:
+    int_type underflow() override { return latch(at_end_ ? eof() : inner_->sgetc()); }
+    int_type uflow() override { return latch(at_end_ ? eof() : inner_->sbumpc()); }
+
+    std::streamsize xsgetn(char* s, std::streamsize n) override {
+        if (at_end_) return 0;
+        const std::streamsize got = inner_->sgetn(s, n);
+        if (got < n) at_end_ = true;  // sgetn stops short only at the end
+        return got;
+    }
+
+private:
+    static int_type eof() { return traits_type::eof(); }
+
+    int_type latch(int_type c) {
+        if (traits_type::eq_int_type(c, eof())) at_end_ = true;
+        return c;
+    }
+
+    std::streambuf* inner_;
+    bool at_end_ = false;
+};
+
+// Forwards handlePart to the Python subclass.
+class PyPartHandler : public BindablePartHandler, public py::trampoline_self_life_support {
+public:
     void handlePart(const MessageHeader& header, std::istream& stream) override {
         py::gil_scoped_acquire gil;
         py::function override =
-            py::get_override(static_cast<const PartHandler*>(this), "handlePart");
+            py::get_override(static_cast<const BindablePartHandler*>(this), "handlePart");
         if (!override) throw py::type_error("PartHandler subclasses must define handlePart()");
 
-        auto view = std::make_unique<CppInputStream>(stream);
+        EofLatchBuf latch(stream.rdbuf());
+        std::istream part(&latch);
+        part.exceptions(std::ios::badbit);  // a Python error below must not read as EOF
+
+        auto view = std::make_unique<CppInputStream>(part);
         CppInputStream* raw = view.get();
         py::object pystream = py::cast(std::move(view));
-        // The C++ stream dies when this returns; so does the view's access to it,
-        // even if the handler kept a reference.
-        struct Invalidate {
-            CppInputStream* s;
-            ~Invalidate() { s->invalidate(); }
-        } guard{raw};
+        // `part` dies when this returns, and with it the view's access, even
+        // if the handler kept a reference to the stream.
+        struct Finish {
+            CppInputStream* view;
+            EofLatchBuf& latch;
+            std::istream& stream;
+            ~Finish() {
+                view->invalidate();
+                if (latch.at_end()) stream.setstate(std::ios::eofbit);
+            }
+        } finish{raw, latch, stream};
         override(MessageHeader(header), pystream);
     }
+};
+
+// Poco's NullPartHandler, under the bindable base.
+class BoundNullPartHandler : public BindablePartHandler {
+public:
+    void handlePart(const MessageHeader& header, std::istream& stream) override {
+        impl_.handlePart(header, stream);
+    }
+
+private:
+    NullPartHandler impl_;
 };
 
 }  // namespace
@@ -285,18 +335,19 @@ void init_parts(py::module_& m) {
 
     // ------------------------------------------------------------ part handlers
 
-    py::classh<PartHandler, PyPartHandler>(
+    py::classh<BindablePartHandler, PyPartHandler>(
         m, "PartHandler",
         "Receives the parts of a multipart message being read. Subclass it and define "
         "handlePart(header: MessageHeader, stream: InputStream); the stream holds the decoded "
         "part data and is valid only during the call.")
         .def(py::init<>());
 
-    py::classh<NullPartHandler, PartHandler>(m, "NullPartHandler", "Discards every part.")
+    py::classh<BoundNullPartHandler, BindablePartHandler>(m, "NullPartHandler",
+                                                          "Discards every part.")
         .def(py::init<>())
         .def(
             "handlePart",
-            [](NullPartHandler& self, const MessageHeader& header, py::object stream) {
+            [](BoundNullPartHandler& self, const MessageHeader& header, py::object stream) {
                 PyInputStream in(std::move(stream));
                 py::gil_scoped_release nogil;
                 self.handlePart(header, in);

@@ -2,6 +2,7 @@
 // ownership, exactly once.
 #pragma once
 
+#include <Poco/Net/PartHandler.h>
 #include <Poco/Net/PartSource.h>
 #include <pybind11/pybind11.h>
 
@@ -14,5 +15,13 @@ namespace pocosmtp {
 // subclass, kept alive by the C++ object until Poco deletes it); handing the
 // same source over twice, or one that Poco already owns, raises ValueError.
 std::unique_ptr<Poco::Net::PartSource> take_part_source(pybind11::handle source);
+
+// What Python knows as PartHandler. Poco's PartHandler has a protected
+// destructor, so pybind11 could not delete a handler made from Python through
+// it; this base adds a public one. MailMessage.read takes it.
+class BindablePartHandler : public Poco::Net::PartHandler {
+public:
+    ~BindablePartHandler() override = default;
+};
 
 }  // namespace pocosmtp
