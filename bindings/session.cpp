@@ -192,6 +192,13 @@ void close_session(SMTPClientSession& session) {
 }  // namespace
 
 void init_session(py::module_& m) {
+    // conversions.h reads CPython's PyDateTimeAPI, a static in every
+    // translation unit, but fills it through an inline (merged) function:
+    // this unit's copy has to be filled here.
+    py::detail::ensure_datetime_api();
+    PyDateTime_IMPORT;
+    if (!PyDateTimeAPI) throw py::error_already_set();
+
     using Poco::Net::MailMessage;
     using Poco::Net::StreamSocket;
     using Recipients = SMTPClientSession::Recipients;
