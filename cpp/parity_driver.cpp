@@ -37,6 +37,7 @@
 
 #include <cxxabi.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -458,6 +459,9 @@ int main(int argc, char** argv) {
         return 2;
     }
     file_dir = argv[3];
+    // As a service (and the Python interpreter) does: a peer that hangs up
+    // must surface as an exception from send(), not kill the process.
+    std::signal(SIGPIPE, SIG_IGN);
     Poco::Net::initializeSSL();
     int status = 0;
     try {

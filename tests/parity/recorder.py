@@ -33,7 +33,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import servers  # noqa: E402  (tests/servers.py, found through the path above)
 
-MARKERS = {"@CLOSE": servers.CLOSE, "@STALL": servers.STALL, "@RESET": servers.RESET}
+# Keeps reading and recording but never answers again, so that what a client
+# sends after a read timeout (QUIT, or nothing) is recorded too. servers.STALL
+# stops reading as well.
+MUTE = servers._Marker("MUTE")
+MARKERS = {
+    "@CLOSE": servers.CLOSE,
+    "@STALL": servers.STALL,
+    "@RESET": servers.RESET,
+    "@MUTE": MUTE,
+}
+
+
+class RecordingPeer(servers.ScriptedPeer):
+    """ScriptedPeer plus the ``MUTE`` marker; everything else behaves as in servers.py."""
+
+    def __init__(self, script: list) -> None:
+        self._muted = False  # before the base class starts the serving thread
+        super().__init__(script)
+
+    def _send(self, conn, step) -> bool:
+        if step is MUTE or self._muted:
+            self._muted = True
+            return True
+        return super()._send(conn, step)
 
 
 def script_of(replies: list) -> list:
@@ -41,7 +64,8 @@ def script_of(replies: list) -> list:
 
     An entry is a reply line (CRLF added), a list of lines (a multi-line
     reply, joined with CRLF), ``{"raw": text}`` (sent as Latin-1 bytes, no
-    CRLF added) or one of the markers ``@CLOSE``, ``@STALL``, ``@RESET``.
+    CRLF added) or one of the markers ``@CLOSE``, ``@STALL``, ``@RESET``,
+    ``@MUTE``.
     """
     script: list = []
     for entry in replies:
@@ -61,7 +85,7 @@ class Recording:
 
     def __init__(self, replies: list) -> None:
         self.script = script_of(replies)
-        self.peer = servers.ScriptedPeer(self.script)
+        self.peer = RecordingPeer(self.script)
         self.port = self.peer.port
 
     def finish(self, timeout: float = 2.0) -> bytes:
