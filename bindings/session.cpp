@@ -35,6 +35,12 @@
 //     including the destructor (which sends QUIT).
 //  7. sendCommand() returns (status, response) instead of filling an
 //     out-parameter.
+//  8. Leaving a with block closes the session; when the block raised, an
+//     error from close() itself is dropped so the block's error surfaces.
+//
+// Known limit: Poco retries a read interrupted by a signal, so Ctrl-C during
+// a blocking call takes effect only when the call returns (at the latest
+// after the read timeout); hence the finite default.
 #include "session.h"
 
 #include <Poco/Exception.h>
@@ -255,10 +261,19 @@ void init_session(py::module_& m) {
 
     // ------------------------------------------------------------ timeout
 
-    cls.def("setTimeout", &SMTPClientSession::setTimeout, py::arg("timeout"),
-            "Sets the timeout (datetime.timedelta) for socket read operations.");
-    cls.def("getTimeout", &SMTPClientSession::getTimeout,
-            "Returns the timeout (datetime.timedelta) for socket read operations.");
+    // Under the session's lock too: STARTTLS swaps the socket these touch.
+    cls.def(
+        "setTimeout",
+        [](SMTPClientSession& self, const Poco::Timespan& timeout) {
+            run_locked(self, [&] { self.setTimeout(timeout); }, false);
+        },
+        py::arg("timeout"), "Sets the timeout (datetime.timedelta) for socket read operations.");
+    cls.def(
+        "getTimeout",
+        [](SMTPClientSession& self) {
+            return run_locked(self, [&] { return self.getTimeout(); }, false);
+        },
+        "Returns the timeout (datetime.timedelta) for socket read operations.");
 
     // ------------------------------------------------------------ dialogue
 
@@ -378,11 +393,19 @@ void init_session(py::module_& m) {
     cls.def("__enter__", [](py::object self) { return self; });
     cls.def(
         "__exit__",
-        [](SMTPClientSession& self, py::handle, py::handle, py::handle) {
-            close_session(self);
+        [](SMTPClientSession& self, py::handle type, py::handle, py::handle) {
+            if (type.is_none()) {
+                close_session(self);
+                return false;
+            }
+            try {
+                close_session(self);
+            } catch (const Poco::Exception&) {
+                // The connection is gone either way; the block's error matters.
+            }
             return false;
         },
-        "Calls close().");
+        "Calls close(). If the with block raised, an error from close() is dropped.");
     cls.def("__repr__", [](py::handle self) {
         const auto& session = self.cast<const SMTPClientSession&>();
         std::shared_ptr<SessionState> state = session_state(session);

@@ -119,12 +119,14 @@ void check_not_closed(const SessionState& state);
 // Runs f() or f(state) with the GIL released and the session's mutex held,
 // after checking that the session is still usable. Call with the GIL held;
 // anything f() returns must be a C++ value (Python objects need the GIL).
+// Pass check_closed = false for calls that stay valid on a closed session.
 template <class F>
-decltype(auto) run_locked(Poco::Net::SMTPClientSession& session, F&& f) {
+decltype(auto) run_locked(Poco::Net::SMTPClientSession& session, F&& f,
+                          bool check_closed = true) {
     std::shared_ptr<SessionState> state = session_state(session);
     py::gil_scoped_release nogil;
     std::lock_guard<std::mutex> lock(state->mutex);
-    check_not_closed(*state);
+    if (check_closed) check_not_closed(*state);
     if constexpr (std::is_invocable_v<F&, SessionState&>) {
         return f(*state);
     } else {

@@ -249,6 +249,17 @@ def test_context_manager_closes_on_error_and_keeps_the_error(scripted_peer):
     assert peer.lines[-1] == "QUIT"
 
 
+def test_context_manager_error_wins_over_a_failing_quit(scripted_peer):
+    peer = scripted_peer([GREETING, "250 ok", servers.STALL])
+    session = session_for(peer)
+    with pytest.raises(KeyError):
+        with session:
+            session.login("client.example")
+            raise KeyError("body failed")
+    assert peer.lines[-1] == "QUIT"  # tried, timed out, dropped
+    assert repr(session).endswith(" closed>")
+
+
 def test_calls_after_close_raise_a_clear_error(scripted_peer):
     peer = scripted_peer([GREETING, "250 ok"])
     session = session_for(peer)
