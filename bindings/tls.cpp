@@ -186,9 +186,9 @@ decltype(auto) with_certificate_errors(const std::string& host, F&& f) {
         std::string detail = "the certificate does not name this host";
         if (host.empty() || is_ip_address(host)) {
             detail +=
-                "; no host name was known, so the peer's IP address was checked (give the "
-                "name: SecureSMTPClientSession(host, port), or a SecureStreamSocket with a "
-                "peer host name)";
+                "; no host name was known, so the peer's IP address was checked (to check "
+                "a name, use SecureSMTPClientSession(host, port) or give the "
+                "SecureStreamSocket a peer host name)";
         }
         throw Poco::Net::CertificateValidationException(
             "Unacceptable certificate from " + (host.empty() ? std::string("peer") : host),
@@ -264,19 +264,20 @@ bool start_tls(SecureSMTPClientSession& session, Context::Ptr context) {
         if (status / 100 != 2) {
             throw Poco::Net::SMTPException("The server refused STARTTLS", response, status);
         }
+
+        // An IP address is no name to send as SNI (RFC 6066); Poco then
+        // checks the certificate against the peer's address, the same one.
         Poco::Net::DialogSocket& socket = session_socket(session);
-        const std::string host = state.host;
+        const std::string name = is_ip_address(state.host) ? std::string() : state.host;
+        const std::string checked = name.empty() ? socket.peerAddress().host().toString() : name;
         try {
-            with_certificate_errors(host.empty() ? socket.peerAddress().host().toString() : host,
-                                    [&] {
-                                        SecureStreamSocket secure =
-                                            SecureStreamSocket::attach(socket, host, context);
-                                        complete_and_verify(secure, session.getTimeout());
-                                        // Also drops anything the server sent
-                                        // before the handshake (an injected
-                                        // plain-text reply).
-                                        socket = secure;
-                                    });
+            with_certificate_errors(checked, [&] {
+                SecureStreamSocket secure = SecureStreamSocket::attach(socket, name, context);
+                complete_and_verify(secure, session.getTimeout());
+                // Assigning also empties the dialogue's read buffer, so nothing
+                // the server sent in plain text can pass for a reply under TLS.
+                socket = secure;
+            });
         } catch (...) {
             abort_session(session, state, "the TLS handshake after STARTTLS failed");
             throw;

@@ -211,6 +211,22 @@ def test_starttls_then_send(pki, tls_server):
     assert server.handler.tls[0].version in {"TLSv1.2", "TLSv1.3"}
 
 
+@pytest.mark.parametrize(
+    "host, certified, sent",
+    [("localhost", "localhost", "localhost"), ("127.0.0.1", "127.0.0.1", None)],
+)
+def test_starttls_sends_host_name_as_sni(pki, tls_server, host, certified, sent):
+    """The name given to the session goes out as SNI; an IP address does not (RFC 6066)."""
+    names: list = []
+    server = tls_server(starttls_server, server_context(pki.issue(certified), sni=names))
+
+    with SecureSMTPClientSession(host, server.port) as session:
+        session.login("client.test")
+        session.startTLS(trusting(pki))
+
+    assert names == [sent]
+
+
 def test_server_requires_starttls(pki, tls_server):
     server = tls_server(starttls_server, server_context(pki.issue("localhost")))
 
@@ -285,6 +301,7 @@ def test_refused_starttls_raises_with_reply(scripted_peer, reply):
     assert peer.lines == ["EHLO client.test", "STARTTLS"]
     # Nothing was switched: the dialogue goes on in plain text, in step.
     assert session.sendCommand("NOOP") == (250, "250 still plain")
+    session.close()
 
 
 def test_session_from_socket_checks_the_peer_address(pki, tls_server):
@@ -534,7 +551,7 @@ def test_client_certificate_when_the_server_requires_one(pki, tls_server):
     assert ("DNS", "client.test") in seen["subjectAltName"]
 
 
-def test_missing_client_certificate_is_refused(pki, tls_server):
+def test_missing_client_certificate_is_refused(pki, tls_server, request):
     server = tls_server(
         starttls_server, server_context(pki.issue("localhost"), client_ca=pki.ca_file)
     )
@@ -542,6 +559,7 @@ def test_missing_client_certificate_is_refused(pki, tls_server):
     session = SecureSMTPClientSession("localhost", server.port)
     session.setTimeout(datetime.timedelta(seconds=2))
     session.login("client.test")
+    request.addfinalizer(lambda: close_quietly(session))
     # TLS 1.3: the client finishes its handshake before the server's alert
     # arrives, so the refusal surfaces on a later command: as the alert
     # (SSLException), a reset or a broken pipe, all IOException.
@@ -553,6 +571,14 @@ def test_missing_client_certificate_is_refused(pki, tls_server):
 
 
 # ------------------------------------------------------------------ stalls and the GIL
+
+
+def close_quietly(session: SMTPClientSession) -> None:
+    """Closes a session whose connection may be broken (close() then raises)."""
+    try:
+        session.close()
+    except pocosmtp.PocoException:
+        pass
 
 
 def count_while(thread: threading.Thread) -> int:

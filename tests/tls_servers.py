@@ -102,10 +102,17 @@ def server_context(
     pem: Pem,
     client_ca: str | None = None,
     maximum_version: ssl.TLSVersion | None = None,
+    sni: list | None = None,
 ) -> ssl.SSLContext:
-    """A server context presenting pem; with client_ca, client certificates are required."""
+    """A server context presenting pem; with client_ca, client certificates are required.
+
+    With sni, the server name each client sends (None when it sends none) is
+    appended to that list.
+    """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(pem.cert_file, pem.key_file)
+    if sni is not None:
+        context.sni_callback = lambda _ssl_object, name, _context: sni.append(name)
     if client_ca:
         context.load_verify_locations(client_ca)
         context.verify_mode = ssl.CERT_REQUIRED
