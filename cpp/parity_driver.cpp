@@ -73,7 +73,9 @@ std::string file_dir;
 // {"encodeWord": text, "charset": "UTF-8"} (MailMessage::encodeWord).
 std::string text(const Var& value) {
     if (value.isString()) return value.extract<std::string>();
-    if (value.type() != typeid(Object::Ptr)) throw ScenarioError("bad text value: " + value.toString());
+    if (value.type() != typeid(Object::Ptr)) {
+        throw ScenarioError("bad text value: " + value.toString());
+    }
     Object::Ptr obj = value.extract<Object::Ptr>();
     if (obj->has("base64")) {
         std::istringstream in(obj->getValue<std::string>("base64"));
@@ -183,7 +185,8 @@ std::unique_ptr<PartSource> part_source(const Object::Ptr& spec) {
             source = std::make_unique<Poco::Net::StringPartSource>(
                 data, text_of(spec, "mediaType"), text_of(spec, "filename"));
         } else if (spec->has("mediaType")) {
-            source = std::make_unique<Poco::Net::StringPartSource>(data, text_of(spec, "mediaType"));
+            source =
+                std::make_unique<Poco::Net::StringPartSource>(data, text_of(spec, "mediaType"));
         } else {
             source = std::make_unique<Poco::Net::StringPartSource>(data);
         }
@@ -231,7 +234,9 @@ PartCall part_call(const Object::Ptr& spec) {
     }
     out.encoding = call == "addAttachment" ? MailMessage::ENCODING_BASE64
                                            : MailMessage::ENCODING_QUOTED_PRINTABLE;
-    if (spec->has("encoding")) out.encoding = encoding_named(spec->getValue<std::string>("encoding"));
+    if (spec->has("encoding")) {
+        out.encoding = encoding_named(spec->getValue<std::string>("encoding"));
+    }
     return out;
 }
 
@@ -414,7 +419,9 @@ Object::Ptr play(const Object::Ptr& scenario, Poco::UInt16 port) {
         } else {
             throw ScenarioError("unknown session class " + kind);
         }
-        if (scenario->has("message")) messages["main"] = build_message(scenario->getObject("message"));
+        if (scenario->has("message")) {
+            messages["main"] = build_message(scenario->getObject("message"));
+        }
         if (scenario->has("messages")) {
             Object::Ptr named = scenario->getObject("messages");
             for (const auto& name : named->getNames()) {

@@ -137,7 +137,8 @@ def compared(result: dict) -> dict:
 def result_diff(cpp: dict, python: dict) -> str:
     left = json.dumps(compared(cpp), indent=1, sort_keys=True).splitlines()
     right = json.dumps(compared(python), indent=1, sort_keys=True).splitlines()
-    return "\n".join(difflib.unified_diff(left, right, "C++ (Poco)", "Python (pocosmtp)", lineterm=""))
+    diff = difflib.unified_diff(left, right, "C++ (Poco)", "Python (pocosmtp)", lineterm="")
+    return "\n".join(diff)
 
 
 def check_expectation(expect: dict, result: dict, lines: list[str], who: str) -> None:
@@ -222,3 +223,52 @@ def test_scenarios_are_described() -> None:
         assert scenario.get("description", "").strip(), f"{path.name}: add a description"
         assert scenario.get("server"), f"{path.name}: no scripted replies"
         assert scenario.get("steps") is not None, f"{path.name}: no steps"
+
+
+# ------------------------------------------------------------------ the harness itself
+
+
+def test_normalise_numbers_boundaries_and_keeps_the_rest() -> None:
+    a = b"--MIME_boundary_0123456789ABCDEF\r\nx\r\n--MIME_boundary_FEDCBA9876543210--\r\n"
+    b = b"--MIME_boundary_AAAAAAAAAAAAAAAA\r\nx\r\n--MIME_boundary_BBBBBBBBBBBBBBBB--\r\n"
+    assert recorder.normalise(a) == recorder.normalise(b)
+    assert recorder.normalise(a).startswith(b"--MIME_boundary_<1>\r\n")
+    # The same boundary twice is one number; a changed byte elsewhere still shows.
+    c = b"--MIME_boundary_AAAAAAAAAAAAAAAA\r\ny\r\n--MIME_boundary_AAAAAAAAAAAAAAAA--\r\n"
+    assert recorder.normalise(c) != recorder.normalise(a)
+
+
+def test_normalise_replaces_date_only_when_asked() -> None:
+    data = b"DATA\r\nDate: Tue, 14 Nov 2023 22:13:20 GMT\r\nSubject: x\r\n"
+    other = data.replace(b"22:13:20", b"22:13:21")
+    assert recorder.normalise(data) != recorder.normalise(other)
+    assert recorder.normalise(data, fixed_date=False) == recorder.normalise(other, fixed_date=False)
+
+
+def test_normalise_zeroes_only_the_random_ntlm_fields(cpp_driver: str, tmp_path: Path) -> None:
+    path, scenario = SCENARIOS["auth-ntlm"]
+    first = wire(scenario, play([cpp_driver], path, scenario, tmp_path)[1])
+    second = wire(scenario, play([cpp_driver], path, scenario, tmp_path)[1])
+    assert first == second
+    assert any(line.startswith("<NTLM authenticate") for line in first)
+    # A different user name changes the authenticate message even after zeroing.
+    other = json.loads(json.dumps(scenario))
+    other["steps"][0]["username"] = "PARITY\\alicf"
+    other_path = tmp_path / "other.json"
+    other_path.write_text(json.dumps(other), encoding="utf-8")
+    third = wire(other, play([cpp_driver], other_path, other, tmp_path)[1])
+    assert [line for line in third if line.startswith("<NTLM")] != [
+        line for line in first if line.startswith("<NTLM")
+    ]
+
+
+def test_a_changed_byte_is_reported_as_a_diff(cpp_driver: str, tmp_path: Path) -> None:
+    path, scenario = SCENARIOS["send-basic"]
+    changed = json.loads(json.dumps(scenario))
+    changed["message"]["subject"] = "Parity chekc"
+    changed_path = tmp_path / "changed.json"
+    changed_path.write_text(json.dumps(changed), encoding="utf-8")
+    left = wire(scenario, play([cpp_driver], path, scenario, tmp_path)[1])
+    right = wire(changed, play([cpp_driver], changed_path, changed, tmp_path)[1])
+    diff = wire_diff(left, right)
+    assert "-Subject: Parity check" in diff and "+Subject: Parity chekc" in diff
