@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "init.h"
+#include "message.h"
 #include "pystreams.h"
 
 namespace pocosmtp {
@@ -22,10 +23,12 @@ namespace py = pybind11;
 using Poco::Net::MediaType;
 using Poco::Net::MessageHeader;
 using Poco::Net::NameValueCollection;
+using NVC = NameValueCollection;
 
 namespace {
 
 py::list items(const NameValueCollection& nvc) {
+    check_can_look(&nvc);
     py::list out;
     for (const auto& [name, value] : nvc) out.append(py::make_tuple(name, value));
     return out;
@@ -48,14 +51,19 @@ void init_header(py::module_& m) {
         "(same as set), ``del c[name]``, ``name in c``, ``len(c)``. Iteration yields every "
         "(name, value) pair in Poco's order.")
         .def(py::init<>())
-        .def(py::init<const NameValueCollection&>(), py::arg("nvc"), "A copy of another one.")
-        .def("set", &NameValueCollection::set, py::arg("name"), py::arg("value"),
+        .def(py::init([](const NameValueCollection& nvc) {
+                 check_can_look(&nvc);
+                 return NameValueCollection(nvc);
+             }),
+             py::arg("nvc"), "A copy of another one.")
+        .def("set", changes<NVC>(&NameValueCollection::set), py::arg("name"), py::arg("value"),
              "Sets the value of the first pair with this name, or adds one.")
-        .def("add", &NameValueCollection::add, py::arg("name"), py::arg("value"),
+        .def("add", changes<NVC>(&NameValueCollection::add), py::arg("name"), py::arg("value"),
              "Adds a pair, even if the name exists already.")
         .def(
             "get",
             [](const NameValueCollection& self, const std::string& name) -> std::string {
+                check_can_look(&self);
                 return self.get(name);
             },
             py::arg("name"), "The first value for name; raises NotFoundException (a KeyError).")
@@ -63,43 +71,64 @@ void init_header(py::module_& m) {
             "get",
             [](const NameValueCollection& self, const std::string& name,
                const std::string& defaultValue) -> std::string {
+                check_can_look(&self);
                 return self.get(name, defaultValue);
             },
             py::arg("name"), py::arg("defaultValue"),
             "The first value for name, or defaultValue when there is none.")
-        .def("has", &NameValueCollection::has, py::arg("name"))
+        .def("has", looks<NVC>(&NameValueCollection::has), py::arg("name"))
         .def(
             "erase",
-            [](NameValueCollection& self, const std::string& name) { self.erase(name); },
+            [](NameValueCollection& self, const std::string& name) {
+                check_can_change(&self);
+                self.erase(name);
+            },
             py::arg("name"), "Removes every pair with this name.")
         .def(
             "secureErase",
-            [](NameValueCollection& self, const std::string& name) { self.secureErase(name); },
+            [](NameValueCollection& self, const std::string& name) {
+                check_can_change(&self);
+                self.secureErase(name);
+            },
             py::arg("name"), "As erase(), overwriting the values with zeroes first.")
-        .def("size", &NameValueCollection::size)
-        .def("empty", &NameValueCollection::empty)
-        .def("clear", &NameValueCollection::clear)
-        .def("secureClear", &NameValueCollection::secureClear)
-        .def("swap", &NameValueCollection::swap, py::arg("nvc"))
+        .def("size", looks<NVC>(&NameValueCollection::size))
+        .def("empty", looks<NVC>(&NameValueCollection::empty))
+        .def("clear", changes<NVC>(&NameValueCollection::clear))
+        .def("secureClear", changes<NVC>(&NameValueCollection::secureClear))
+        .def(
+            "swap",
+            [](NameValueCollection& self, NameValueCollection& nvc) {
+                check_can_change(&self);
+                check_can_change(&nvc);
+                self.swap(nvc);
+            },
+            py::arg("nvc"))
         .def(
             "__getitem__",
             [](const NameValueCollection& self, const std::string& name) -> std::string {
+                check_can_look(&self);
                 auto it = self.find(name);
                 if (it == self.end()) throw py::key_error(name);
                 return it->second;
             },
             py::arg("name"))
-        .def("__setitem__", &NameValueCollection::set, py::arg("name"), py::arg("value"))
+        .def("__setitem__", changes<NVC>(&NameValueCollection::set), py::arg("name"),
+             py::arg("value"))
         .def(
             "__delitem__",
             [](NameValueCollection& self, const std::string& name) {
+                check_can_change(&self);
                 if (!self.has(name)) throw py::key_error(name);
                 self.erase(name);
             },
             py::arg("name"))
-        .def("__contains__", &NameValueCollection::has, py::arg("name"))
-        .def("__len__", &NameValueCollection::size)
-        .def("__bool__", [](const NameValueCollection& self) { return !self.empty(); })
+        .def("__contains__", looks<NVC>(&NameValueCollection::has), py::arg("name"))
+        .def("__len__", looks<NVC>(&NameValueCollection::size))
+        .def("__bool__",
+             [](const NameValueCollection& self) {
+                 check_can_look(&self);
+                 return !self.empty();
+             })
         // A snapshot, so changing the collection while iterating cannot
         // invalidate a C++ iterator.
         .def("__iter__", [](const NameValueCollection& self) { return py::iter(items(self)); })
@@ -115,10 +144,15 @@ void init_header(py::module_& m) {
         "RFC 2822 header fields: a NameValueCollection that can be written to and read from "
         "binary streams. The field limit applies only when reading.")
         .def(py::init<>())
-        .def(py::init<const MessageHeader&>(), py::arg("messageHeader"), "A copy of another one.")
+        .def(py::init([](const MessageHeader& other) {
+                 check_can_look(static_cast<const NVC*>(&other));
+                 return MessageHeader(other);
+             }),
+             py::arg("messageHeader"), "A copy of another one.")
         .def(
             "write",
             [](const MessageHeader& self, py::object stream) {
+                InUse busy({static_cast<const NVC*>(&self)}, Use::writing);
                 PyOutputStream out(std::move(stream));
                 {
                     py::gil_scoped_release nogil;
@@ -131,6 +165,7 @@ void init_header(py::module_& m) {
         .def(
             "read",
             [](MessageHeader& self, py::object stream) {
+                InUse busy({static_cast<const NVC*>(&self)}, Use::reading);
                 PyInputStream in(std::move(stream));
                 py::gil_scoped_release nogil;
                 self.read(in);
@@ -138,23 +173,27 @@ void init_header(py::module_& m) {
             py::arg("istr"),
             "Reads fields (with folding) from a readable binary file object or bytes, up to the "
             "first empty line. Raises MessageException on malformed input or too many fields.")
-        .def("setAutoDecode", &MessageHeader::setAutoDecode, py::arg("convert"))
-        .def("getAutoDecode", &MessageHeader::getAutoDecode)
+        .def("setAutoDecode", changes<NVC>(&MessageHeader::setAutoDecode), py::arg("convert"))
+        .def("getAutoDecode", looks<NVC>(&MessageHeader::getAutoDecode))
         .def("getDecoded",
-             py::overload_cast<const std::string&>(&MessageHeader::getDecoded, py::const_),
+             looks<NVC>(
+                 py::overload_cast<const std::string&>(&MessageHeader::getDecoded, py::const_)),
              py::arg("name"), "The RFC 2047-decoded value; raises NotFoundException if absent.")
         .def("getDecoded",
-             py::overload_cast<const std::string&, const std::string&>(
-                 &MessageHeader::getDecoded, py::const_),
+             looks<NVC>(py::overload_cast<const std::string&, const std::string&>(
+                 &MessageHeader::getDecoded, py::const_)),
              py::arg("name"), py::arg("defaultValue"))
-        .def("getFieldLimit", &MessageHeader::getFieldLimit)
-        .def("setFieldLimit", &MessageHeader::setFieldLimit, py::arg("limit"),
+        .def("getFieldLimit", looks<NVC>(&MessageHeader::getFieldLimit))
+        .def("setFieldLimit", changes<NVC>(&MessageHeader::setFieldLimit), py::arg("limit"),
              "Maximum number of fields read() accepts; 0 is unlimited. Default 100.")
-        .def("getNameLengthLimit", &MessageHeader::getNameLengthLimit)
-        .def("setNameLengthLimit", &MessageHeader::setNameLengthLimit, py::arg("limit"))
-        .def("getValueLengthLimit", &MessageHeader::getValueLengthLimit)
-        .def("setValueLengthLimit", &MessageHeader::setValueLengthLimit, py::arg("limit"))
-        .def("hasToken", &MessageHeader::hasToken, py::arg("fieldName"), py::arg("token"),
+        .def("getNameLengthLimit", looks<NVC>(&MessageHeader::getNameLengthLimit))
+        .def("setNameLengthLimit", changes<NVC>(&MessageHeader::setNameLengthLimit),
+             py::arg("limit"))
+        .def("getValueLengthLimit", looks<NVC>(&MessageHeader::getValueLengthLimit))
+        .def("setValueLengthLimit", changes<NVC>(&MessageHeader::setValueLengthLimit),
+             py::arg("limit"))
+        .def("hasToken", looks<NVC>(&MessageHeader::hasToken), py::arg("fieldName"),
+             py::arg("token"),
              "True if the comma-separated field contains token (case-insensitive).")
         .def_static(
             "splitElements",

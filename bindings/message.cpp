@@ -19,6 +19,7 @@
 
 #include "conversions.h"
 #include "init.h"
+#include "message.h"
 #include "parts.h"
 #include "pystreams.h"
 
@@ -30,6 +31,8 @@ using Poco::Net::MailRecipient;
 using Poco::Net::MediaType;
 using Poco::Net::MessageHeader;
 using Poco::Net::MultipartSource;
+using Poco::Net::NameValueCollection;
+using NVC = NameValueCollection;
 using Poco::Net::PartSource;
 using Poco::Net::PartStoreFactory;
 
@@ -60,7 +63,8 @@ const char* recipient_type_name(MailRecipient::RecipientType type) {
 // Poco keeps the source only once the call returns normally; until then the
 // unique_ptr still owns it, so nothing leaks if Poco throws.
 template <typename AddFn>
-void hand_over(py::handle source, AddFn add) {
+void hand_over(const void* target, py::handle source, AddFn add) {
+    check_can_change(target);
     auto owned = take_part_source(source);
     add(owned.get());
     owned.release();
@@ -179,27 +183,31 @@ void init_message(py::module_& m) {
     message
         .def(py::init<PartStoreFactory*>(), py::arg("pStoreFactory") = nullptr,
              py::keep_alive<1, 2>())
-        .def("addRecipient", &MailMessage::addRecipient, py::arg("recipient"))
-        .def("setRecipients", &MailMessage::setRecipients, py::arg("recipient"),
+        .def("addRecipient", changes<NVC>(&MailMessage::addRecipient), py::arg("recipient"))
+        .def("setRecipients", changes<NVC>(&MailMessage::setRecipients), py::arg("recipient"),
              "Replaces the recipients with the given list.")
         .def(
             "recipients",
-            [](const MailMessage& self) { return MailMessage::Recipients(self.recipients()); },
+            [](const MailMessage& self) {
+                check_can_look(static_cast<const NVC*>(&self));
+                return MailMessage::Recipients(self.recipients());
+            },
             "A list of copies of the recipients.")
-        .def("setSubject", &MailMessage::setSubject, py::arg("subject"),
+        .def("setSubject", changes<NVC>(&MailMessage::setSubject), py::arg("subject"),
              "ASCII only; encode other text with encodeWord().")
-        .def("getSubject", &MailMessage::getSubject)
-        .def("setSender", &MailMessage::setSender, py::arg("sender"),
+        .def("getSubject", looks<NVC>(&MailMessage::getSubject))
+        .def("setSender", changes<NVC>(&MailMessage::setSender), py::arg("sender"),
              "The From field: an address, or 'Real Name <address>'. ASCII only; encode other "
              "text with encodeWord().")
-        .def("getSender", &MailMessage::getSender)
-        .def("setContent", &MailMessage::setContent, py::arg("content"),
+        .def("getSender", looks<NVC>(&MailMessage::getSender))
+        .def("setContent", changes<NVC>(&MailMessage::setContent), py::arg("content"),
              py::arg("encoding") = MailMessage::ENCODING_QUOTED_PRINTABLE,
              "Sets a single-part body: str (sent as UTF-8) or bytes (unchanged). Lines must end "
              "in CRLF.")
         .def(
             "getContent",
             [](const MailMessage& self, bool raw) -> py::object {
+                check_can_look(static_cast<const NVC*>(&self));
                 py::bytes octets(self.getContent());
                 if (raw) return std::move(octets);
                 return octets.attr("decode")("utf-8");
@@ -208,23 +216,23 @@ void init_message(py::module_& m) {
             "The single-part body (decoded from its transfer encoding) as str; raises "
             "UnicodeDecodeError if it is not UTF-8. raw=True returns the octets as bytes.")
         .def("setContentType",
-             py::overload_cast<const std::string&>(&MailMessage::setContentType),
+             changes<NVC>(py::overload_cast<const std::string&>(&MailMessage::setContentType)),
              py::arg("mediaType"))
         .def("setContentType",
-             py::overload_cast<const MediaType&>(&MailMessage::setContentType),
+             changes<NVC>(py::overload_cast<const MediaType&>(&MailMessage::setContentType)),
              py::arg("mediaType"))
-        .def("getContentType", &MailMessage::getContentType)
-        .def("setDate", &MailMessage::setDate, py::arg("dateTime"),
+        .def("getContentType", looks<NVC>(&MailMessage::getContentType))
+        .def("setDate", changes<NVC>(&MailMessage::setDate), py::arg("dateTime"),
              "Sets Date from a timezone-aware datetime (written in GMT, whole seconds); a naive "
              "one raises ValueError.")
-        .def("getDate", &MailMessage::getDate, "Date as an aware datetime in UTC.")
-        .def("isMultipart", &MailMessage::isMultipart)
+        .def("getDate", looks<NVC>(&MailMessage::getDate), "Date as an aware datetime in UTC.")
+        .def("isMultipart", looks<NVC>(&MailMessage::isMultipart))
         .def(
             "addPart",
             [](MailMessage& self, const std::string& name, py::handle pSource,
                MailMessage::ContentDisposition disposition,
                MailMessage::ContentTransferEncoding encoding) {
-                hand_over(pSource, [&](PartSource* p) {
+                hand_over(static_cast<const NVC*>(&self), pSource, [&](PartSource* p) {
                     self.addPart(name, p, disposition, encoding);
                 });
             },
@@ -235,7 +243,8 @@ void init_message(py::module_& m) {
             "addContent",
             [](MailMessage& self, py::handle pSource,
                MailMessage::ContentTransferEncoding encoding) {
-                hand_over(pSource, [&](PartSource* p) { self.addContent(p, encoding); });
+                hand_over(static_cast<const NVC*>(&self), pSource,
+                          [&](PartSource* p) { self.addContent(p, encoding); });
             },
             py::arg("pSource"), py::arg("encoding") = MailMessage::ENCODING_QUOTED_PRINTABLE,
             "addPart('', pSource, CONTENT_INLINE, encoding).")
@@ -243,7 +252,8 @@ void init_message(py::module_& m) {
             "addAttachment",
             [](MailMessage& self, const std::string& name, py::handle pSource,
                MailMessage::ContentTransferEncoding encoding) {
-                hand_over(pSource, [&](PartSource* p) { self.addAttachment(name, p, encoding); });
+                hand_over(static_cast<const NVC*>(&self), pSource,
+                          [&](PartSource* p) { self.addAttachment(name, p, encoding); });
             },
             py::arg("name"), py::arg("pSource"),
             py::arg("encoding") = MailMessage::ENCODING_BASE64,
@@ -260,6 +270,7 @@ void init_message(py::module_& m) {
         .def(
             "parts",
             [](py::object self) {
+                check_can_look(static_cast<const NVC*>(&self.cast<const MailMessage&>()));
                 py::list out;
                 for (const auto& part : self.cast<const MailMessage&>().parts()) {
                     out.append(PartView{self, part.name, part.pSource, part.disposition,
@@ -271,6 +282,7 @@ void init_message(py::module_& m) {
         .def(
             "read",
             [](MailMessage& self, py::object istr) {
+                InUse busy({static_cast<const NVC*>(&self)}, Use::reading);
                 PyInputStream in(std::move(istr));
                 py::gil_scoped_release nogil;
                 self.read(in);
@@ -282,6 +294,7 @@ void init_message(py::module_& m) {
         .def(
             "read",
             [](MailMessage& self, py::object istr, BindablePartHandler& handler) {
+                InUse busy({static_cast<const NVC*>(&self)}, Use::reading);
                 PyInputStream in(std::move(istr));
                 py::gil_scoped_release nogil;
                 self.read(in, handler);
@@ -291,6 +304,7 @@ void init_message(py::module_& m) {
         .def(
             "write",
             [](const MailMessage& self, py::object ostr) {
+                InUse busy(message_objects(self), Use::writing);
                 PyOutputStream out(std::move(ostr));
                 {
                     py::gil_scoped_release nogil;
@@ -300,7 +314,10 @@ void init_message(py::module_& m) {
             },
             py::arg("ostr"),
             "Writes the message (headers, then body or MIME parts) to a writable binary file "
-            "object. Parts are read from their sources as they are written.")
+            "object. Parts are read from their sources as they are written; Poco reads "
+            "StringPartSource, FilePartSource and MultipartSource data once, so writing or "
+            "sending the same message again gives those parts empty (FileObjectPartSource "
+            "rewinds seekable files). While it runs, the message cannot be changed (RuntimeError).")
         .def_static("encodeWord", &MailMessage::encodeWord, py::arg("text"),
                     py::arg("charset") = "UTF-8",
                     "RFC 2047 'Q' encoding of text if it has non-ASCII octets, else text as is. "
@@ -318,7 +335,7 @@ void init_message(py::module_& m) {
             [](MultipartSource& self, const std::string& name, py::handle pSource,
                MailMessage::ContentDisposition disposition,
                MailMessage::ContentTransferEncoding encoding) {
-                hand_over(pSource, [&](PartSource* p) {
+                hand_over(static_cast<const PartSource*>(&self), pSource, [&](PartSource* p) {
                     self.addPart(name, p, disposition, encoding);
                 });
             },

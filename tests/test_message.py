@@ -412,3 +412,75 @@ def test_read_errors_from_python_propagate():
 
     with pytest.raises(TimeoutError, match="slow source"):
         MailMessage().read(Failing())
+
+
+# ------------------------------------------------------------ in use by Poco
+
+
+class CallbackSink(io.RawIOBase):
+    """A sink that runs `action` on its first write."""
+
+    def __init__(self, action):
+        self.action = action
+        self.data = bytearray()
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        action, self.action = self.action, None
+        if action:
+            action()
+        self.data += data
+        return len(data)
+
+
+def test_a_message_cannot_change_while_it_is_written():
+    msg = base_message()
+    msg.addContent(StringPartSource("text"))
+    attempts = {
+        "addAttachment": lambda: msg.addAttachment("x", StringPartSource("x")),
+        "setSubject": lambda: msg.setSubject("changed"),
+        "header set": lambda: msg.set("X-New", "1"),
+        "clear": msg.clear,
+        "part headers": lambda: msg.parts()[0].pSource.headers().set("X", "1"),
+        "write again": lambda: msg.write(io.BytesIO()),
+        "read into it": lambda: msg.read(b"Subject: x\r\n\r\n"),
+    }
+    for name, attempt in attempts.items():
+        with pytest.raises(RuntimeError, match="being written"):
+            msg.write(CallbackSink(attempt))
+        assert msg.getSubject() == "Report", name
+        assert len(msg.parts()) == 1, name
+
+    # Looking is fine while writing, and everything works again afterwards.
+    seen = []
+    msg.write(CallbackSink(lambda: seen.append((msg.getSubject(), len(msg.parts())))))
+    assert seen == [("Report", 1)]
+    msg.setSubject("changed")
+    msg.addAttachment("x", StringPartSource("x"))
+    assert len(msg.parts()) == 2
+
+
+def test_a_message_being_read_cannot_be_looked_at_from_a_handler():
+    msg = MailMessage()
+    errors = []
+
+    class Peek(PartHandler):
+        def handlePart(self, header, stream):
+            try:
+                msg.getSubject()
+            except RuntimeError as e:
+                errors.append(str(e))
+
+    msg.read(MIXED_CASE, Peek())
+    assert len(errors) == 2 and "being read" in errors[0]
+    assert msg.getSubject() == "Mixed"
+
+
+def test_a_header_cannot_change_while_it_is_written():
+    header = pocosmtp.MessageHeader()
+    header["A"] = "1"
+    with pytest.raises(RuntimeError, match="being written"):
+        header.write(CallbackSink(lambda: header.add("B", "2")))
+    assert list(header) == [("A", "1")]
