@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import re
 import struct
 import sys
@@ -141,6 +142,70 @@ def _ntlm_line(line: bytes) -> bytes:
         message[nt_off : nt_off + 16] = bytes(16)
         message[nt_off + 24 : nt_off + 40] = bytes(16)
     return b"<NTLM authenticate, nonces zeroed> " + base64.b64encode(bytes(message))
+
+
+def ntlm_authenticate_lines(recording: bytes) -> list[bytes]:
+    """The decoded NTLM authenticate messages (type 3) the client sent."""
+    found = []
+    for line in recording.split(b"\r\n"):
+        if line.startswith(b"TlRMTVNT"):
+            message = base64.b64decode(line)
+            if message[8:12] == b"\3\0\0\0":
+                found.append(message)
+    return found
+
+
+def ntlm_responses_valid(message: bytes, password: str, challenge: bytes) -> bool:
+    """Whether the LMv2 and NTLMv2 responses in an authenticate message fit the password.
+
+    Normalising zeroes these fields, so this checks what the comparison cannot:
+    each side computed them right (MS-NLMP 3.3.2), for the user and target it sent.
+    """
+
+    def field(offset: int) -> bytes:
+        length, _, start = struct.unpack_from("<HHI", message, offset)
+        return message[start : start + length]
+
+    lm, nt, target, user = field(12), field(20), field(28), field(36)
+    key = _md4(password.encode("utf-16-le"))
+    user_domain = user.decode("utf-16-le").upper().encode("utf-16-le") + target
+    v2_hash = hmac.new(key, user_domain, "md5").digest()
+    lm_ok = hmac.new(v2_hash, challenge + lm[16:], "md5").digest() == lm[:16]
+    nt_ok = hmac.new(v2_hash, challenge + nt[16:], "md5").digest() == nt[:16]
+    return len(lm) == 24 and lm_ok and nt_ok
+
+
+def _md4(data: bytes) -> bytes:
+    """RFC 1320 MD4; OpenSSL 3 no longer offers it to hashlib, NTLM still needs it."""
+
+    def rotl(x: int, n: int) -> int:
+        x &= 0xFFFFFFFF
+        return ((x << n) | (x >> (32 - n))) & 0xFFFFFFFF
+
+    length = len(data) * 8
+    data += b"\x80" + bytes((55 - len(data)) % 64) + struct.pack("<Q", length)
+    a, b, c, d = 0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476
+    for block in range(0, len(data), 64):
+        x = struct.unpack_from("<16I", data, block)
+        aa, bb, cc, dd = a, b, c, d
+        for i in (0, 4, 8, 12):  # round 1: F(x, y, z) = xy | ~xz
+            a = rotl(a + ((b & c) | (~b & d)) + x[i], 3)
+            d = rotl(d + ((a & b) | (~a & c)) + x[i + 1], 7)
+            c = rotl(c + ((d & a) | (~d & b)) + x[i + 2], 11)
+            b = rotl(b + ((c & d) | (~c & a)) + x[i + 3], 19)
+        for i in (0, 1, 2, 3):  # round 2: G(x, y, z) = xy | xz | yz
+            a = rotl(a + ((b & c) | (b & d) | (c & d)) + x[i] + 0x5A827999, 3)
+            d = rotl(d + ((a & b) | (a & c) | (b & c)) + x[i + 4] + 0x5A827999, 5)
+            c = rotl(c + ((d & a) | (d & b) | (a & b)) + x[i + 8] + 0x5A827999, 9)
+            b = rotl(b + ((c & d) | (c & a) | (d & a)) + x[i + 12] + 0x5A827999, 13)
+        for i in (0, 2, 1, 3):  # round 3: H(x, y, z) = x ^ y ^ z
+            a = rotl(a + (b ^ c ^ d) + x[i] + 0x6ED9EBA1, 3)
+            d = rotl(d + (a ^ b ^ c) + x[i + 8] + 0x6ED9EBA1, 9)
+            c = rotl(c + (d ^ a ^ b) + x[i + 4] + 0x6ED9EBA1, 11)
+            b = rotl(b + (c ^ d ^ a) + x[i + 12] + 0x6ED9EBA1, 15)
+        a, b = (a + aa) & 0xFFFFFFFF, (b + bb) & 0xFFFFFFFF
+        c, d = (c + cc) & 0xFFFFFFFF, (d + dd) & 0xFFFFFFFF
+    return struct.pack("<4I", a, b, c, d)
 
 
 # ------------------------------------------------------------------ showing

@@ -13,6 +13,7 @@ must show up exactly as described there.
 
 from __future__ import annotations
 
+import base64
 import difflib
 import json
 import os
@@ -157,6 +158,21 @@ def check_expectation(expect: dict, result: dict, lines: list[str], who: str) ->
         assert line not in lines, f"{who} sent the line {line!r}"
 
 
+def check_ntlm(scenario: dict, raw: bytes, who: str) -> None:
+    """The NTLM fields normalising hides must still be right for the scenario's password."""
+    logins = [s for s in scenario["steps"] if s.get("method") == "AUTH_NTLM"]
+    challenges = [
+        base64.b64decode(reply[4:])[24:32]
+        for reply in scenario["server"]
+        if isinstance(reply, str) and reply.startswith("334 TlRMTVNT")
+    ]
+    for message in recorder.ntlm_authenticate_lines(raw):
+        assert logins and challenges, f"{who} sent an NTLM answer the scenario did not ask for"
+        assert recorder.ntlm_responses_valid(message, logins[0]["password"], challenges[0]), (
+            f"{who}: the NTLMv2 responses do not match the password"
+        )
+
+
 # ------------------------------------------------------------------ the tests
 
 
@@ -177,6 +193,8 @@ def test_scenario(sid: str, cpp_driver: str, tmp_path: Path) -> None:
     cpp_wire, py_wire = wire(scenario, cpp_raw), wire(scenario, py_raw)
 
     check_expectation(scenario.get("expect", {"outcome": "ok"}), cpp_result, cpp_wire, "C++")
+    check_ntlm(scenario, cpp_raw, "C++")
+    check_ntlm(scenario, py_raw, "Python")
 
     deviation = DEVIATION_OF.get(sid)
     differs = set(deviation["differs"]) if deviation else set()
@@ -245,9 +263,21 @@ def test_normalise_replaces_date_only_when_asked() -> None:
     assert recorder.normalise(data, fixed_date=False) == recorder.normalise(other, fixed_date=False)
 
 
+def test_md4_matches_rfc_1320() -> None:
+    assert recorder._md4(b"").hex() == "31d6cfe0d16ae931b73c59d7e0c089c0"
+    assert recorder._md4(b"abc").hex() == "a448017aaf21d8525fc10ae87aa6729d"
+    digits = b"1234567890" * 8  # two blocks
+    assert recorder._md4(digits).hex() == "e33b4ddc9c38f2199c3e7b164fcc0536"
+
+
 def test_normalise_zeroes_only_the_random_ntlm_fields(cpp_driver: str, tmp_path: Path) -> None:
     path, scenario = SCENARIOS["auth-ntlm"]
-    first = wire(scenario, play([cpp_driver], path, scenario, tmp_path)[1])
+    raw = play([cpp_driver], path, scenario, tmp_path)[1]
+    [message] = recorder.ntlm_authenticate_lines(raw)
+    challenge = bytes.fromhex("0123456789abcdef")
+    assert recorder.ntlm_responses_valid(message, "secret", challenge)
+    assert not recorder.ntlm_responses_valid(message, "secreT", challenge)
+    first = wire(scenario, raw)
     second = wire(scenario, play([cpp_driver], path, scenario, tmp_path)[1])
     assert first == second
     assert any(line.startswith("<NTLM authenticate") for line in first)
