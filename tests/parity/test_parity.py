@@ -29,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
+import driver  # noqa: E402  (tests/parity/driver.py, for its text values)
 import recorder  # noqa: E402  (tests/parity/recorder.py)
 
 SCENARIO_DIR = Path(os.environ.get("POCOSMTP_PARITY_SCENARIOS", HERE / "scenarios"))
@@ -103,13 +104,7 @@ def play(command: list[str], path: Path, scenario: dict, file_dir: Path, env=Non
 
 def write_files(scenario: dict, file_dir: Path) -> None:
     for name, content in scenario.get("files", {}).items():
-        (file_dir / name).write_bytes(file_octets(content))
-
-
-def file_octets(value) -> bytes:
-    import driver  # tests/parity/driver.py; imported late, it imports pocosmtp
-
-    return driver.octets(value)
+        (file_dir / name).write_bytes(driver.octets(content))
 
 
 # ------------------------------------------------------------------ comparing
