@@ -266,31 +266,27 @@ void init_header(py::module_& m) {
              py::arg("mediaType"), "Same type and subtype (case-insensitive).")
         .def("matches",
              py::overload_cast<const std::string&, const std::string&>(&MediaType::matches,
-                                                                      py::const_),
+                                                                       py::const_),
              py::arg("type"), py::arg("subType"))
-        .def("matches",
-             py::overload_cast<const std::string&>(&MediaType::matches, py::const_),
+        .def("matches", py::overload_cast<const std::string&>(&MediaType::matches, py::const_),
              py::arg("type"), "Same top-level type (case-insensitive).")
         .def("matchesRange",
              py::overload_cast<const MediaType&>(&MediaType::matchesRange, py::const_),
              py::arg("mediaType"), "As matches(), with '*' as a wildcard type or subtype.")
         .def("matchesRange",
-             py::overload_cast<const std::string&, const std::string&>(
-                 &MediaType::matchesRange, py::const_),
+             py::overload_cast<const std::string&, const std::string&>(&MediaType::matchesRange,
+                                                                       py::const_),
              py::arg("type"), py::arg("subType"))
         .def("matchesRange",
              py::overload_cast<const std::string&>(&MediaType::matchesRange, py::const_),
              py::arg("type"))
         // Poco defines no operator==; equal string forms are the useful notion.
-        .def("__eq__",
-             [](const MediaType& self, const MediaType& other) {
-                 return self.toString() == other.toString();
-             })
+        .def("__eq__", [](const MediaType& self,
+                          const MediaType& other) { return self.toString() == other.toString(); })
         .def("__str__", &MediaType::toString)
         .def("__repr__", [](py::handle self) {
             return type_name(self) + "(" +
-                   py::repr(py::str(self.cast<const MediaType&>().toString()))
-                       .cast<std::string>() +
+                   py::repr(py::str(self.cast<const MediaType&>().toString())).cast<std::string>() +
                    ")";
         });
 }

@@ -124,8 +124,7 @@ void init_message(py::module_& m) {
         "it makes (FilePartStoreFactory: temporary files) instead of in memory; the factory "
         "is kept alive by the message.");
 
-    py::native_enum<MailMessage::ContentDisposition>(message, "ContentDisposition",
-                                                     "enum.IntEnum")
+    py::native_enum<MailMessage::ContentDisposition>(message, "ContentDisposition", "enum.IntEnum")
         .value("CONTENT_INLINE", MailMessage::CONTENT_INLINE)
         .value("CONTENT_ATTACHMENT", MailMessage::CONTENT_ATTACHMENT)
         .export_values()
@@ -166,8 +165,7 @@ void init_message(py::module_& m) {
         {"HEADER_BCC", MailMessage::HEADER_BCC.c_str()},
         {"HEADER_DATE", MailMessage::HEADER_DATE.c_str()},
         {"HEADER_CONTENT_TYPE", MailMessage::HEADER_CONTENT_TYPE.c_str()},
-        {"HEADER_CONTENT_TRANSFER_ENCODING",
-         MailMessage::HEADER_CONTENT_TRANSFER_ENCODING.c_str()},
+        {"HEADER_CONTENT_TRANSFER_ENCODING", MailMessage::HEADER_CONTENT_TRANSFER_ENCODING.c_str()},
         {"HEADER_CONTENT_DISPOSITION", MailMessage::HEADER_CONTENT_DISPOSITION.c_str()},
         {"HEADER_CONTENT_ID", MailMessage::HEADER_CONTENT_ID.c_str()},
         {"HEADER_MIME_VERSION", MailMessage::HEADER_MIME_VERSION.c_str()},
@@ -232,9 +230,8 @@ void init_message(py::module_& m) {
             [](MailMessage& self, const std::string& name, py::handle pSource,
                MailMessage::ContentDisposition disposition,
                MailMessage::ContentTransferEncoding encoding) {
-                hand_over(static_cast<const NVC*>(&self), pSource, [&](PartSource* p) {
-                    self.addPart(name, p, disposition, encoding);
-                });
+                hand_over(static_cast<const NVC*>(&self), pSource,
+                          [&](PartSource* p) { self.addPart(name, p, disposition, encoding); });
             },
             py::arg("name"), py::arg("pSource"), py::arg("disposition"), py::arg("encoding"),
             "Adds a part, making the message multipart/mixed if it is not multipart. The "
@@ -255,8 +252,7 @@ void init_message(py::module_& m) {
                 hand_over(static_cast<const NVC*>(&self), pSource,
                           [&](PartSource* p) { self.addAttachment(name, p, encoding); });
             },
-            py::arg("name"), py::arg("pSource"),
-            py::arg("encoding") = MailMessage::ENCODING_BASE64,
+            py::arg("name"), py::arg("pSource"), py::arg("encoding") = MailMessage::ENCODING_BASE64,
             "addPart(name, pSource, CONTENT_ATTACHMENT, encoding).")
         .def(
             "createPartStore",
@@ -273,8 +269,8 @@ void init_message(py::module_& m) {
                 check_can_look(static_cast<const NVC*>(&self.cast<const MailMessage&>()));
                 py::list out;
                 for (const auto& part : self.cast<const MailMessage&>().parts()) {
-                    out.append(PartView{self, part.name, part.pSource, part.disposition,
-                                        part.encoding});
+                    out.append(
+                        PartView{self, part.name, part.pSource, part.disposition, part.encoding});
                 }
                 return out;
             },
@@ -335,9 +331,8 @@ void init_message(py::module_& m) {
             [](MultipartSource& self, const std::string& name, py::handle pSource,
                MailMessage::ContentDisposition disposition,
                MailMessage::ContentTransferEncoding encoding) {
-                hand_over(static_cast<const PartSource*>(&self), pSource, [&](PartSource* p) {
-                    self.addPart(name, p, disposition, encoding);
-                });
+                hand_over(static_cast<const PartSource*>(&self), pSource,
+                          [&](PartSource* p) { self.addPart(name, p, disposition, encoding); });
             },
             py::arg("name"), py::arg("pSource"), py::arg("disposition"), py::arg("encoding"),
             "Adds a nested part; the MultipartSource takes the source over.");

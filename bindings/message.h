@@ -86,8 +86,7 @@ private:
 // The objects MailMessage::write() walks: the message, and each part's source
 // and extra header fields.
 inline std::vector<const void*> message_objects(const Poco::Net::MailMessage& message) {
-    std::vector<const void*> objects{
-        static_cast<const Poco::Net::NameValueCollection*>(&message)};
+    std::vector<const void*> objects{static_cast<const Poco::Net::NameValueCollection*>(&message)};
     for (const auto& part : message.parts()) {
         objects.push_back(part.pSource);
         objects.push_back(

@@ -64,8 +64,9 @@ public:
         py::gil_scoped_acquire gil;
         py::function override = py::get_override(static_cast<const PartSource*>(this), "stream");
         if (!override) {
-            throw py::type_error("PartSource subclasses must define stream(), returning bytes or "
-                                 "a readable binary file object");
+            throw py::type_error(
+                "PartSource subclasses must define stream(), returning bytes or "
+                "a readable binary file object");
         }
         py::object source = override();
         in_.reset();  // the previous stream, if stream() is called again
@@ -75,8 +76,7 @@ public:
 
     const std::string& filename() const override {
         py::gil_scoped_acquire gil;
-        py::function override =
-            py::get_override(static_cast<const PartSource*>(this), "filename");
+        py::function override = py::get_override(static_cast<const PartSource*>(this), "filename");
         if (!override) return PartSource::filename();
         filename_ = override().cast<std::string>();
         return filename_;
@@ -244,7 +244,8 @@ std::unique_ptr<PartSource> take_part_source(py::handle source) {
             "this " + type_name(source) +
             " cannot be handed over: a PartSource belongs to the first MailMessage or "
             "MultipartSource it is added to (and parts() returns views of sources the message "
-            "owns); create a new source for each part (" + e.what() + ")");
+            "owns); create a new source for each part (" +
+            e.what() + ")");
     }
 }
 
@@ -277,8 +278,8 @@ void init_parts(py::module_& m) {
         m, "StringPartSource",
         "A part whose data is held in memory. data may be str (sent as UTF-8) or bytes "
         "(sent unchanged).")
-        .def(py::init<const std::string&, const std::string&, const std::string&>(),
-             py::arg("str"), py::arg("mediaType") = "text/plain", py::arg("filename") = "");
+        .def(py::init<const std::string&, const std::string&, const std::string&>(), py::arg("str"),
+             py::arg("mediaType") = "text/plain", py::arg("filename") = "");
 
     py::classh<FilePartSource, PartSource>(
         m, "FilePartSource",

@@ -21,7 +21,7 @@ def test_set_add_get_keep_poco_order_and_ignore_case():
     assert nvc.size() == 3 and not nvc.empty()
 
     nvc.set("received", "replaced")
-    assert list(nvc)[0] == ("Received", "replaced")
+    assert next(iter(nvc)) == ("Received", "replaced")
     nvc.erase("RECEIVED")
     assert list(nvc) == [("X-Tag", "a")]
     nvc.clear()

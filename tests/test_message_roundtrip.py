@@ -102,7 +102,7 @@ def test_multipart_written_by_the_stdlib_is_read_by_poco(body_lines, attachment)
     received = []
 
     class Collect(PartHandler):
-        def handlePart(self, header, stream):
+        def handlePart(self, header, stream):  # noqa: N802  (Poco's name)
             received.append((header.get("Content-Type"), stream.read()))
 
     msg = MailMessage()

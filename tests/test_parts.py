@@ -55,9 +55,9 @@ def boundary_of(data: bytes) -> bytes:
     header = data.split(b"\r\n\r\n", 1)[0].decode()
     for line in header.split("\r\n"):
         if line.lower().startswith("content-type:"):
-            return pocosmtp.MediaType(line.split(":", 1)[1].strip()).getParameter(
-                "boundary"
-            ).encode()
+            return (
+                pocosmtp.MediaType(line.split(":", 1)[1].strip()).getParameter("boundary").encode()
+            )
     raise AssertionError("no Content-Type")
 
 
@@ -128,7 +128,7 @@ def test_file_part_source_reads_the_file_when_written(tmp_path):
     msg = MailMessage()
     msg.addAttachment("data.csv", named, MailMessage.ENCODING_7BIT)
     (part,) = part_bodies(written(msg))
-    assert part.endswith(b'attachment; filename=data.csv\r\n\r\na,b\r\n1,2\r\n')
+    assert part.endswith(b"attachment; filename=data.csv\r\n\r\na,b\r\n1,2\r\n")
 
 
 def test_file_part_source_of_a_missing_file_raises(tmp_path):
@@ -357,7 +357,7 @@ def test_python_part_handler_receives_headers_and_decoded_data():
     received = []
 
     class Collect(PartHandler):
-        def handlePart(self, header, stream):
+        def handlePart(self, header, stream):  # noqa: N802  (Poco's name)
             received.append((list(header), stream.read(), stream))
 
     msg = MailMessage()
@@ -388,7 +388,7 @@ def test_handler_reading_line_by_line_and_partially():
     lines = []
 
     class FirstLine(PartHandler):
-        def handlePart(self, header, stream):
+        def handlePart(self, header, stream):  # noqa: N802  (Poco's name)
             lines.append(stream.readline())
 
     MailMessage().read(MULTIPART, FirstLine())
@@ -397,7 +397,7 @@ def test_handler_reading_line_by_line_and_partially():
 
 def test_handler_exception_propagates():
     class Boom(PartHandler):
-        def handlePart(self, header, stream):
+        def handlePart(self, header, stream):  # noqa: N802  (Poco's name)
             raise RuntimeError("handler failed")
 
     with pytest.raises(RuntimeError, match="handler failed"):
@@ -450,7 +450,7 @@ def test_python_part_store_factory_gets_bytes_and_its_sources_are_taken_over():
     calls = []
 
     class Memory(PartStoreFactory):
-        def createPartStore(self, content, mediaType, filename):
+        def createPartStore(self, content, mediaType, filename):  # noqa: N802, N803  (Poco's names)
             calls.append((content, mediaType, filename))
             return BytesSource(content, filename or "unnamed")
 
@@ -469,7 +469,7 @@ def test_python_part_store_factory_gets_bytes_and_its_sources_are_taken_over():
 
 def test_python_part_store_factory_returning_a_non_source_raises():
     class Bad(PartStoreFactory):
-        def createPartStore(self, content, mediaType, filename):
+        def createPartStore(self, content, mediaType, filename):  # noqa: N802, N803  (Poco's names)
             return "not a source"
 
     with pytest.raises(TypeError, match="PartSource"):
