@@ -323,8 +323,9 @@ void init_message(py::module_& m) {
 
     py::classh<MultipartSource, PartSource>(
         m, "MultipartSource",
-        "A part made of nested parts (e.g. multipart/alternative or multipart/related), to "
-        "add to a MailMessage.")
+        "A part made of nested parts (e.g. multipart/alternative or multipart/related). Add "
+        "every nested part before handing it to a MailMessage, which then owns it. Its "
+        "content is assembled when the message is written, so it can be written once.")
         .def(py::init<const std::string&>(), py::arg("contentType") = "multipart/alternative")
         .def(
             "addPart",

@@ -100,7 +100,8 @@ public:
     FileObjectPartSource(py::object fileobj, const std::string& mediaType,
                          const std::string& filename)
         : PartSource(mediaType), file_(std::move(fileobj)), filename_(filename) {
-        if (!py::hasattr(file_, "readinto") && !py::hasattr(file_, "read")) {
+        if ((!py::hasattr(file_, "readinto") && !py::hasattr(file_, "read")) ||
+            py::isinstance(file_, py::module_::import("io").attr("TextIOBase"))) {
             throw py::type_error("FileObjectPartSource needs a readable binary file object, got " +
                                  type_name(file_));
         }

@@ -175,11 +175,42 @@ def test_file_object_part_source_rejects_non_readables():
         FileObjectPartSource(object())
 
 
+def test_text_files_are_refused_at_once():
+    with pytest.raises(TypeError, match="binary"):
+        FileObjectPartSource(io.StringIO("text"))
+
+
 def test_a_read_returning_str_surfaces_as_type_error():
+    class Texty:
+        def read(self, size):
+            return "text"
+
     msg = MailMessage()
-    msg.addAttachment("t", FileObjectPartSource(io.StringIO("text")))
+    msg.addAttachment("t", FileObjectPartSource(Texty()))
     with pytest.raises(TypeError, match="binary"):
         written(msg)
+
+
+def test_a_real_file_streams_and_a_closed_one_raises(tmp_path):
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"\x00\x01" * 40000)
+    with open(path, "rb") as f:
+        msg = MailMessage()
+        msg.addAttachment("data.bin", FileObjectPartSource(f), MailMessage.ENCODING_8BIT)
+        (part,) = part_bodies(written(msg))
+    assert part.endswith(b"\r\n\r\n" + b"\x00\x01" * 40000)
+    with pytest.raises(ValueError, match="closed"):
+        written(msg)
+
+
+def test_poco_sources_are_read_once():
+    # Poco's StringPartSource is a stream: a second write finds it at its end.
+    msg = MailMessage()
+    msg.addAttachment("s.txt", StringPartSource("once"), MailMessage.ENCODING_7BIT)
+    (first,) = part_bodies(written(msg))
+    (second,) = part_bodies(written(msg))
+    assert first.endswith(b"\r\n\r\nonce")
+    assert second.endswith(b"\r\n\r\n")
 
 
 def test_a_read_that_raises_surfaces_unchanged():
