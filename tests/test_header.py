@@ -3,6 +3,8 @@
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pocosmtp
 from pocosmtp import MessageHeader, NameValueCollection
@@ -184,3 +186,27 @@ def test_bytes_values_reach_poco_unchanged():
     out = io.BytesIO()
     header.write(out)
     assert out.getvalue() == b"X-Raw: caf\xc3\xa9\r\n"
+
+
+token = st.text(
+    st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters=":"),
+    min_size=1,
+    max_size=30,
+)
+value = st.text(
+    st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"), blacklist_characters="\x85"),
+    max_size=120,
+).map(str.strip)
+
+
+@settings(max_examples=60, deadline=None)
+@given(fields=st.lists(st.tuples(token, value), max_size=20))
+def test_write_then_read_gives_the_same_fields(fields):
+    header = MessageHeader()
+    for name, v in fields:
+        header.add(name, v)
+    out = io.BytesIO()
+    header.write(out)
+    again = MessageHeader()
+    again.read(out.getvalue() + b"\r\n")
+    assert list(again) == list(header)
