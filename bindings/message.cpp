@@ -15,6 +15,7 @@
 #include <pybind11/stl.h>
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "conversions.h"
@@ -62,12 +63,21 @@ const char* recipient_type_name(MailRecipient::RecipientType type) {
 
 // Poco keeps the source only once the call returns normally; until then the
 // unique_ptr still owns it, so nothing leaks if Poco throws.
-template <typename AddFn>
-void hand_over(const void* target, py::handle source, AddFn add) {
+// A MailMessage lives as long as any headers() object of its parts; a
+// MultipartSource may itself be handed over later, so it cannot promise that
+// and take_part_source refuses sources with headers() objects in use.
+template <typename Owner, typename AddFn>
+void hand_over(const void* target, Owner& owner, py::handle source, AddFn add) {
     check_can_change(target);
-    auto owned = take_part_source(source);
+    py::handle owner_object;
+    if constexpr (std::is_same_v<Owner, MailMessage>) {
+        owner_object = py::detail::find_registered_python_instance(
+            &owner, py::detail::get_type_info(typeid(MailMessage)));
+    }
+    auto borrowed = py::reinterpret_steal<py::object>(owner_object);
+    auto owned = take_part_source(source, borrowed);
     add(owned.get());
-    owned.release();
+    adopted(owned.release(), &owner, typeid(Owner));
 }
 
 }  // namespace
@@ -230,7 +240,7 @@ void init_message(py::module_& m) {
             [](MailMessage& self, const std::string& name, py::handle pSource,
                MailMessage::ContentDisposition disposition,
                MailMessage::ContentTransferEncoding encoding) {
-                hand_over(static_cast<const NVC*>(&self), pSource,
+                hand_over(static_cast<const NVC*>(&self), self, pSource,
                           [&](PartSource* p) { self.addPart(name, p, disposition, encoding); });
             },
             py::arg("name"), py::arg("pSource"), py::arg("disposition"), py::arg("encoding"),
@@ -240,7 +250,7 @@ void init_message(py::module_& m) {
             "addContent",
             [](MailMessage& self, py::handle pSource,
                MailMessage::ContentTransferEncoding encoding) {
-                hand_over(static_cast<const NVC*>(&self), pSource,
+                hand_over(static_cast<const NVC*>(&self), self, pSource,
                           [&](PartSource* p) { self.addContent(p, encoding); });
             },
             py::arg("pSource"), py::arg("encoding") = MailMessage::ENCODING_QUOTED_PRINTABLE,
@@ -249,7 +259,7 @@ void init_message(py::module_& m) {
             "addAttachment",
             [](MailMessage& self, const std::string& name, py::handle pSource,
                MailMessage::ContentTransferEncoding encoding) {
-                hand_over(static_cast<const NVC*>(&self), pSource,
+                hand_over(static_cast<const NVC*>(&self), self, pSource,
                           [&](PartSource* p) { self.addAttachment(name, p, encoding); });
             },
             py::arg("name"), py::arg("pSource"), py::arg("encoding") = MailMessage::ENCODING_BASE64,
@@ -278,10 +288,16 @@ void init_message(py::module_& m) {
         .def(
             "read",
             [](MailMessage& self, py::object istr) {
-                InUse busy({static_cast<const NVC*>(&self)}, Use::reading);
-                PyInputStream in(std::move(istr));
-                py::gil_scoped_release nogil;
-                self.read(in);
+                {
+                    InUse busy({static_cast<const NVC*>(&self)}, Use::reading);
+                    PyInputStream in(std::move(istr));
+                    py::gil_scoped_release nogil;
+                    self.read(in);
+                }
+                // Parts made by a Python PartStoreFactory are Python objects too.
+                for (const auto& part : self.parts()) {
+                    adopted(part.pSource, &self, typeid(MailMessage));
+                }
             },
             py::arg("istr"),
             "Reads a message from a readable binary file object or bytes. A multipart "
@@ -332,11 +348,13 @@ void init_message(py::module_& m) {
             [](MultipartSource& self, const std::string& name, py::handle pSource,
                MailMessage::ContentDisposition disposition,
                MailMessage::ContentTransferEncoding encoding) {
-                hand_over(static_cast<const PartSource*>(&self), pSource,
+                hand_over(static_cast<const PartSource*>(&self), self, pSource,
                           [&](PartSource* p) { self.addPart(name, p, disposition, encoding); });
             },
             py::arg("name"), py::arg("pSource"), py::arg("disposition"), py::arg("encoding"),
-            "Adds a nested part; the MultipartSource takes the source over.");
+            "Adds a nested part; the MultipartSource takes the source over. A source whose "
+            "headers() object is still referenced is refused (ValueError), since that object "
+            "could outlive it.");
 }
 
 }  // namespace pocosmtp

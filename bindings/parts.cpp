@@ -21,6 +21,8 @@
 #include <optional>
 #include <streambuf>
 #include <string>
+#include <typeinfo>
+#include <unordered_map>
 
 #include "init.h"
 #include "pystreams.h"
@@ -46,6 +48,19 @@ std::string type_name(py::handle obj) {
 
 // ------------------------------------------------------------ Python-backed sources
 
+// Owner of each Python-subclass source that C++ owns: a MailMessage, or a
+// MultipartSource still owned by Python. Pointers only, resolved through
+// pybind11's instance registry when needed; entries go when the source dies.
+struct Owner {
+    const void* object;
+    const std::type_info* type;
+};
+
+std::unordered_map<const PartSource*, Owner>& owners() {
+    static std::unordered_map<const PartSource*, Owner> table;
+    return table;
+}
+
 // Trampoline for Python subclasses of PartSource. The Python stream() returns
 // bytes or a readable binary file object, read in chunks when the message is
 // written; the GIL is taken only to call into Python (Poco calls stream()
@@ -58,6 +73,7 @@ public:
     ~PyPartSource() override {
         py::gil_scoped_acquire gil;
         in_.reset();
+        owners().erase(this);
     }
 
     std::istream& stream() override {
@@ -234,12 +250,26 @@ private:
 
 }  // namespace
 
-std::unique_ptr<PartSource> take_part_source(py::handle source) {
+namespace {
+
+// The live headers() object of source, if Python holds one.
+py::object headers_view(PartSource& source) {
+    static const auto* tinfo = py::detail::get_type_info(typeid(MessageHeader));
+    return py::reinterpret_steal<py::object>(
+        py::detail::find_registered_python_instance(&source.headers(), tinfo));
+}
+
+}  // namespace
+
+std::unique_ptr<PartSource> take_part_source(py::handle source, py::handle new_owner) {
     if (!py::isinstance<PartSource>(source)) {
         throw py::type_error("expected a PartSource, got " + type_name(source));
     }
+    std::unique_ptr<PartSource> owned;
+    py::object view;
     try {
-        return source.cast<std::unique_ptr<PartSource>>();
+        view = headers_view(source.cast<PartSource&>());
+        if (!view || new_owner) owned = source.cast<std::unique_ptr<PartSource>>();
     } catch (const std::exception& e) {
         throw py::value_error(
             "this " + type_name(source) +
@@ -247,6 +277,27 @@ std::unique_ptr<PartSource> take_part_source(py::handle source) {
             "MultipartSource it is added to (and parts() returns views of sources the message "
             "owns); create a new source for each part (" +
             e.what() + ")");
+    }
+    if (view && new_owner) {
+        py::detail::keep_alive_impl(view, new_owner);
+    } else if (view) {
+        // The object holds on to the Python object only, which would no
+        // longer keep the C++ part alive.
+        throw py::value_error("this " + type_name(source) +
+                              " still has a headers() object in use; set the part's headers, "
+                              "then drop that reference before handing the source over");
+    }
+    return owned;
+}
+
+void adopted(PartSource* source, const void* owner, const std::type_info& ownerType) {
+    auto& table = owners();
+    if (dynamic_cast<PyPartSource*>(source)) table[source] = Owner{owner, &ownerType};
+    // Python sources nested in a MultipartSource now belong to its new owner.
+    for (auto& [nested, its_owner] : table) {
+        if (its_owner.object == static_cast<const void*>(source)) {
+            its_owner = Owner{owner, &ownerType};
+        }
     }
 }
 
@@ -262,9 +313,24 @@ void init_parts(py::module_& m) {
         .def(py::init<const std::string&>(), py::arg("mediaType") = "application/octet-stream")
         .def("mediaType", &PartSource::mediaType)
         .def("filename", &PartSource::filename)
-        .def("headers", py::overload_cast<>(&PartSource::headers),
-             py::return_value_policy::reference_internal,
-             "The part's extra header fields, live: changes reach the written part.")
+        .def(
+            "headers",
+            [](py::handle self) {
+                auto& source = self.cast<PartSource&>();
+                py::object view = py::cast(&source.headers(), py::return_value_policy::reference);
+                py::detail::keep_alive_impl(view, self);
+                auto owner = owners().find(&source);
+                if (owner != owners().end()) {
+                    const auto* tinfo = py::detail::get_type_info(*owner->second.type);
+                    py::object holder = py::reinterpret_steal<py::object>(
+                        py::detail::find_registered_python_instance(
+                            const_cast<void*>(owner->second.object), tinfo));
+                    if (holder) py::detail::keep_alive_impl(view, holder);
+                }
+                return view;
+            },
+            "The part's extra header fields, live: changes reach the written part. The "
+            "object keeps the part (and the message owning it) alive.")
         .def("getContentLength", &PartSource::getContentLength,
              "Length in bytes, or UNKNOWN_CONTENT_LENGTH.")
         .def("__repr__",

@@ -520,3 +520,102 @@ def test_repr_of_sources_and_parts():
     assert repr(msg.parts()[0].pSource) == "<StringPartSource text/plain 'n.txt'>"
     assert repr(msg.parts()[0]).startswith("<MailMessage.Part 'n.txt' <StringPartSource")
     assert DATE.tzinfo is not None
+
+
+# ------------------------------------------------------------ headers() views and lifetimes
+
+
+def test_headers_object_taken_before_adding_keeps_the_message_alive():
+    src = StringPartSource("x")
+    headers = src.headers()
+    headers.set("Content-ID", "<x@example>")
+    msg = MailMessage()
+    msg.addContent(src, MailMessage.ENCODING_7BIT)
+    headers.add("X-After", "1")  # still the part's own header fields
+    (part,) = part_bodies(written(msg))
+    assert part.startswith(b"Content-ID: <x@example>\r\nX-After: 1\r\n")
+
+    ref = weakref.ref(msg)
+    del msg
+    gc.collect()
+    assert ref() is not None
+    del headers
+    gc.collect()
+    assert ref() is None
+
+
+def test_a_multipart_source_refuses_a_source_with_a_headers_object_in_use():
+    src = StringPartSource("x")
+    headers = src.headers()
+    related = MultipartSource("multipart/related")
+    with pytest.raises(ValueError, match=r"headers\(\) object in use"):
+        related.addPart("", src, MailMessage.CONTENT_INLINE, MailMessage.ENCODING_7BIT)
+    del headers
+    gc.collect()
+    related.addPart("", src, MailMessage.CONTENT_INLINE, MailMessage.ENCODING_7BIT)
+
+
+def test_headers_of_a_viewed_part_keep_the_message_alive():
+    msg = MailMessage()
+    msg.addAttachment("a", StringPartSource("abc", "text/plain", "a.txt"))
+    headers = msg.parts()[0].pSource.headers()
+    del msg
+    gc.collect()
+    headers.set("X-Late", "1")
+    assert headers["X-Late"] == "1"
+
+
+def test_headers_of_a_python_source_keep_its_message_alive():
+    src = BytesSource(b"data")
+    ref = weakref.ref(src)
+    msg = MailMessage()
+    msg.addAttachment("a", src)
+    headers = src.headers()
+    del src, msg
+    gc.collect()
+    assert ref() is not None  # the message, kept by `headers`, still owns the source
+    headers.set("X-Late", "1")
+    del headers
+    gc.collect()
+    assert ref() is None
+
+
+def test_headers_of_a_python_source_nested_in_a_multipart_source():
+    src = BytesSource(b"data")
+    ref = weakref.ref(src)
+    related = MultipartSource("multipart/related")
+    related.addPart("", src, MailMessage.CONTENT_INLINE, MailMessage.ENCODING_7BIT)
+    early = src.headers()  # while the MultipartSource is still Python's
+    msg = MailMessage()
+    del early
+    gc.collect()
+    msg.addContent(related)
+    late = src.headers()  # now the message owns everything
+    del src, related, msg
+    gc.collect()
+    assert ref() is not None
+    late.set("X-Late", "1")
+    del late
+    gc.collect()
+    assert ref() is None
+
+
+def test_headers_of_python_sources_made_while_reading_keep_the_message_alive():
+    refs = []
+
+    class Memory(PartStoreFactory):
+        def createPartStore(self, content, mediaType, filename):  # noqa: N802, N803  (Poco's names)
+            src = BytesSource(content)
+            refs.append(weakref.ref(src))
+            return src
+
+    msg = MailMessage(Memory())
+    msg.read(MULTIPART)
+    headers = msg.parts()[1].pSource.headers()
+    assert headers["Content-Type"] == "application/octet-stream; name=blob.bin"
+    del msg
+    gc.collect()
+    assert all(r() is not None for r in refs)
+    del headers
+    gc.collect()
+    assert all(r() is None for r in refs)
