@@ -22,15 +22,17 @@ inline void ensure_datetime_api() {
 }
 
 inline long long timedelta_microseconds(handle delta) {
-    // Poco::Timespan is 64-bit microseconds: about +-106751 days. Python's
+    // Poco::Timespan is 64-bit microseconds: about +-292000 years. Python's
     // timedelta reaches further; such values are refused rather than wrapped.
-    const long long days = PyDateTime_DELTA_GET_DAYS(delta.ptr());
-    const long long limit = 106751;
-    if (days > limit || days < -limit - 1) {
+    // The count is made exactly with Python's integers, then narrowed checked.
+    object us = delta.attr("__floordiv__")(
+        module_::import("datetime").attr("timedelta")(arg("microseconds") = 1));
+    const long long value = PyLong_AsLongLong(us.ptr());
+    if (value == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
         throw value_error("timedelta out of range for Poco::Timespan");
     }
-    return days * 86400000000LL + PyDateTime_DELTA_GET_SECONDS(delta.ptr()) * 1000000LL +
-           PyDateTime_DELTA_GET_MICROSECONDS(delta.ptr());
+    return value;
 }
 
 inline object microseconds_to_timedelta(long long us) {

@@ -46,6 +46,7 @@
 //     unless the lazy handshake is on.
 //  8. The GIL is released around every handshake, startTLS() and host name
 //     check (which may resolve names).
+#include <Poco/Crypto/EVPPKey.h>
 #include <Poco/DateTime.h>
 #include <Poco/Exception.h>
 #include <Poco/Net/Context.h>
@@ -296,6 +297,59 @@ std::string quoted(const std::string& text) {
     return py::repr(py::str(text)).cast<std::string>();
 }
 
+bool is_file_name(const py::handle& value) {
+    return py::isinstance<py::str>(value) || py::hasattr(value, "__fspath__");
+}
+
+std::string file_name(const py::handle& value) {
+    if (value.is_none()) return {};
+    return py::module_::import("os").attr("fspath")(value).cast<std::string>();
+}
+
+void bind_key(py::module_& m) {
+    using Poco::Crypto::EVPPKey;
+
+    py::class_<EVPPKey> cls(m, "EVPPKey",
+                            "A public/private key pair or public key (Poco::Crypto::EVPPKey),\n"
+                            "for Context.usePrivateKey(). Only loading is bound.");
+
+    // Poco's file and stream constructors in one: file names (str or
+    // path-like) pick the first, bytes or binary files the second; None
+    // stands for the key that is not given.
+    cls.def(py::init([](py::object publicKey, py::object privateKey,
+                        const std::string& privateKeyPassphrase) {
+                const bool names = (publicKey.is_none() || is_file_name(publicKey)) &&
+                                   (privateKey.is_none() || is_file_name(privateKey));
+                if (names) {
+                    return EVPPKey(file_name(publicKey), file_name(privateKey),
+                                   privateKeyPassphrase);
+                }
+                if (is_file_name(publicKey) || is_file_name(privateKey)) {
+                    throw py::type_error("give both keys as file names or both as data");
+                }
+                std::unique_ptr<PyInputStream> pub, priv;
+                if (!publicKey.is_none()) pub = std::make_unique<PyInputStream>(publicKey);
+                if (!privateKey.is_none()) priv = std::make_unique<PyInputStream>(privateKey);
+                return EVPPKey(pub.get(), priv.get(), privateKeyPassphrase);
+            }),
+            py::arg("publicKey"), py::arg("privateKey"), py::arg("privateKeyPassphrase") = "",
+            "Loads the private key (PEM) if given, else the public key, from files\n"
+            "(publicKeyFile, privateKeyFile) or from bytes / binary files. An encrypted\n"
+            "key needs privateKeyPassphrase; nothing is ever asked on the console.");
+    cls.def(py::init([](const X509Certificate& certificate) { return EVPPKey(certificate); }),
+            py::arg("cert"), "The public key of a certificate.");
+    cls.def("type", py::overload_cast<>(&EVPPKey::type, py::const_),
+            "OpenSSL's key type number (EVP_PKEY_RSA, EVP_PKEY_EC, ...).");
+    cls.def("name", &EVPPKey::name, "The key type's name, e.g. 'rsaEncryption'.");
+    cls.def("__eq__", [](const EVPPKey& self, const EVPPKey& other) { return self == other; });
+    cls.def("__eq__", [](const EVPPKey&, py::handle) {
+        return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+    });
+    cls.attr("__hash__") = py::none();
+    cls.def("__repr__",
+            [](const EVPPKey& self) { return "<EVPPKey " + quoted(self.name()) + ">"; });
+}
+
 void bind_context(py::module_& m) {
     py::class_<Context, Poco::AutoPtr<Context>> cls(
         m, "Context",
@@ -440,6 +494,9 @@ void bind_context(py::module_& m) {
             self.addCertificateAuthority(certificate);
         },
         py::arg("certificate"), "Trusts certificate as a CA.");
+    cls.def("usePrivateKey",
+            py::overload_cast<const Poco::Crypto::EVPPKey&>(&Context::usePrivateKey),
+            py::arg("pkey"), "Sets the private key matching useCertificate()'s certificate.");
     cls.def("usage", &Context::usage);
     cls.def("isForServerUse", &Context::isForServerUse);
     cls.def("verificationMode", &Context::verificationMode);
@@ -864,6 +921,7 @@ void init_tls(py::module_& m) {
                                                        certificate_handler(), Context::Ptr());
 
     bind_certificate(m);
+    bind_key(m);
     bind_context(m);
     bind_manager(m);
     // The bases are registered by socket.cpp and session.cpp; until they

@@ -551,6 +551,49 @@ def test_client_certificate_when_the_server_requires_one(pki, tls_server):
     assert ("DNS", "client.test") in seen["subjectAltName"]
 
 
+def test_client_certificate_and_key_set_on_the_context(pki, tls_server, tmp_path):
+    server = tls_server(
+        starttls_server, server_context(pki.issue("localhost"), client_ca=pki.ca_file)
+    )
+    client = pki.issue("client.test")
+    context = trusting(pki)
+    context.useCertificate(X509Certificate(client.cert))
+    context.usePrivateKey(pocosmtp.EVPPKey(None, client.key))
+
+    session = SecureSMTPClientSession("localhost", server.port)
+    session.login("client.test")
+    session.startTLS(context)
+    session.login("client.test")
+    send_one(session)
+    session.close()
+
+    server.wait_for(1)
+    assert ("DNS", "client.test") in server.handler.tls[0].client_certificate["subjectAltName"]
+
+
+def test_private_key_loading(pki, tmp_path):
+    pem = pki.issue("client.test")
+    key = serialization.load_pem_private_key(pem.key, password=None)
+    locked = tmp_path / "locked.pem"
+    locked.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"passphrase"),
+        )
+    )
+
+    from_file = pocosmtp.EVPPKey("", pem.key_file)
+    assert from_file == pocosmtp.EVPPKey(None, io.BytesIO(pem.key))
+    assert from_file == pocosmtp.EVPPKey("", str(locked), "passphrase")
+    assert from_file != pocosmtp.EVPPKey("", pki.issue("other.test").key_file)
+    assert pocosmtp.EVPPKey(X509Certificate(pem.cert)).name() == from_file.name()
+    with pytest.raises(pocosmtp.PocoException):
+        pocosmtp.EVPPKey("", str(locked))  # no passphrase: refused, never asked for
+    with pytest.raises(TypeError):
+        pocosmtp.EVPPKey("", pem.key)
+
+
 def test_missing_client_certificate_is_refused(pki, tls_server, request):
     server = tls_server(
         starttls_server, server_context(pki.issue("localhost"), client_ca=pki.ca_file)
