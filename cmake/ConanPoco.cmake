@@ -50,6 +50,9 @@ _pocosmtp_conan(install "${_root}/conanfile.txt"
   --settings build_type=Release
   --settings compiler.cppstd=17
   --core-conf "core.sources:download_cache=${_downloads}"
-  --core-conf core:non_interactive=True)
+  --core-conf core:non_interactive=True
+  # No CMakeUserPresets.json in the source tree: it is per-machine state that
+  # every configure would rewrite.
+  --conf "tools.cmake.cmaketoolchain:user_presets=")
 
 set(CMAKE_TOOLCHAIN_FILE "${_out}/conan_toolchain.cmake" CACHE FILEPATH "" FORCE)
