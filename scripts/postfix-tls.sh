@@ -17,38 +17,8 @@ set -euo pipefail
 
 die() { echo "postfix-tls.sh: $*" >&2; exit 1; }
 
-install_postfix() {
-    command -v postfix >/dev/null 2>&1 && [[ -x /usr/sbin/postfix ]] && return 0
-    [[ $(id -u) == 0 ]] || die "postfix is not installed and installing needs root"
-    # 101 = "action forbidden": the package's maintainer scripts must not
-    # start the system instance. Only a policy file we created is removed.
-    local policy=/usr/sbin/policy-rc.d ours=0
-    if [[ ! -e $policy ]]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy"
-        chmod 755 "$policy"
-        ours=1
-    fi
-    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-    local rc=0
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postfix \
-        >/dev/null || rc=$?
-    if ((rc != 0)); then
-        DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null 2>&1 || true
-        rc=0
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postfix \
-            >/dev/null || rc=$?
-    fi
-    ((ours)) && rm -f "$policy"
-    ((rc == 0)) || die "apt-get install postfix failed"
-    # Belt and braces: should the system instance run anyway, stop it and
-    # keep it from starting at boot.
-    /usr/sbin/postfix status >/dev/null 2>&1 && /usr/sbin/postfix stop >/dev/null 2>&1 || true
-    if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
-        systemctl disable --now postfix >/dev/null 2>&1 || true
-    elif command -v update-rc.d >/dev/null 2>&1; then
-        update-rc.d postfix disable >/dev/null 2>&1 || true
-    fi
-}
+# Shared with scripts/bench.sh: installs the package, never a running daemon.
+install_postfix() { "$(dirname "$0")/install-postfix.sh"; }
 
 wait_listening() {
     local port=$1
