@@ -310,7 +310,8 @@ def main() -> int:
         STUB.write_text(new)
         print(f"stubgen: wrote {STUB.relative_to(ROOT)}")
         return 0
-    old = STUB.read_text() if STUB.exists() else ""
+    # Both through the same ruff, so that only the content can differ.
+    old = ruff_format(STUB.read_text()) if STUB.exists() else ""
     if old == new:
         return 0
     sys.stdout.writelines(
