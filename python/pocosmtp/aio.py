@@ -10,9 +10,11 @@ event loop stays free. Method names are Poco's, each a coroutine here::
 
 Cancellation and timeouts leave the session in a defined state: a call that
 is cancelled (directly or by ``asyncio.timeout``/``wait_for``) cannot be
-stopped half way inside Poco, so it is left to finish in its thread, the
-session is then closed, and every later call raises
-``IllegalStateException``. A session is never reused in an unknown state.
+stopped half way inside Poco, so it is left to finish in its thread (at the
+latest after the session's read timeout), the session is then closed, and
+every later call raises ``IllegalStateException`` at once. ``close()`` (and
+leaving ``async with``) waits until that has happened. A session is never
+reused in an unknown state.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ class AsyncSession:
     def __init__(self, session: Any, executor: Executor | None = None) -> None:
         self.session = session
         self._executor = executor or _default_executor()
-        self._broken: str | None = None
+        self._broken: str | None = None  # why later calls raise, once closed
+        self._closing: asyncio.Task[None] | None = None
 
     @classmethod
     async def connect(
@@ -76,15 +79,18 @@ class AsyncSession:
         try:
             return await asyncio.shield(running)
         except asyncio.CancelledError:
-            self._broken = f"session closed: {name}() was cancelled while it ran"
-            running.add_done_callback(self._close_after_cancel)
+            self._broken = f"the session is closed: {name}() was cancelled while it ran"
+            self._closing = loop.create_task(self._close_after(running))
             raise
 
-    def _close_after_cancel(self, finished: asyncio.Future[Any]) -> None:
-        if not finished.cancelled():
-            finished.exception()  # retrieved, so asyncio does not log it
+    async def _close_after(self, running: asyncio.Future[Any]) -> None:
+        """Lets the cancelled call end in its thread, then closes the session."""
+        try:
+            await running
+        except Exception:  # its caller has been told: cancelled
+            pass
         loop = asyncio.get_running_loop()
-        loop.run_in_executor(self._executor, self._quiet_close)
+        await loop.run_in_executor(self._executor, self._quiet_close)
 
     def _quiet_close(self) -> None:
         try:
@@ -103,12 +109,31 @@ class AsyncSession:
         return method
 
     async def close(self) -> None:
+        """Closes the session (QUIT). After a cancelled call, waits until the
+        call has ended in its thread and the session is closed. Does nothing
+        on a closed session."""
+        if self._closing is not None:
+            await asyncio.shield(self._closing)
+            return
         if self._broken is None:
-            await self._call("close")
-            self._broken = "session closed"
+            try:
+                await self._call("close")
+            finally:
+                if self._broken is None:
+                    self._broken = "the session is closed: close() was called"
 
     async def __aenter__(self) -> AsyncSession:
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
+    async def __aexit__(self, exc_type: object, *exc_info: object) -> None:
+        if exc_type is None:
+            await self.close()
+            return
+        try:
+            await self.close()
+        except _pocosmtp.PocoException:
+            pass  # the connection is gone either way; the block's error matters
+
+    def __repr__(self) -> str:
+        state = " closed" if self._broken is not None else ""
+        return f"<AsyncSession {self.session!r}{state}>"

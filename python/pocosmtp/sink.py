@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 import threading
 from pathlib import Path
+from typing import Any
 
 __all__ = ["Sink"]
 
@@ -17,11 +18,22 @@ class _StoreHandler:
         self.directory = directory
         self.stored: list[Path] = []
         self.changed = threading.Condition()
+        # Numbering goes on after what an earlier run left in the folder.
+        numbers = [int(p.stem) for p in directory.glob("*.eml") if p.stem.isdigit()]
+        self._next = max(numbers, default=0) + 1
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
+    # aiosmtpd's hook name.
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         with self.changed:
-            path = self.directory / f"{len(self.stored) + 1:06d}.eml"
-            path.write_bytes(envelope.original_content)
+            while True:
+                path = self.directory / f"{self._next:06d}.eml"
+                self._next += 1
+                try:
+                    with path.open("xb") as out:  # never overwrite a stored message
+                        out.write(envelope.original_content)
+                    break
+                except FileExistsError:
+                    continue
             self.stored.append(path)
             self.changed.notify_all()
         return "250 OK stored"
@@ -68,6 +80,9 @@ class Sink:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def __repr__(self) -> str:
+        return f"<Sink {self.host}:{self.port} {str(self.directory)!r}, {len(self.stored)} stored>"
 
 
 def _free_port(host: str) -> int:
