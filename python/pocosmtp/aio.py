@@ -135,5 +135,7 @@ class AsyncSession:
             pass  # the connection is gone either way; the block's error matters
 
     def __repr__(self) -> str:
-        state = " closed" if self._broken is not None else ""
-        return f"<AsyncSession {self.session!r}{state}>"
+        # The session's own repr says "closed" once it is; until a cancelled
+        # call has ended in its thread, this one says "closing".
+        closing = self._closing is not None and not self._closing.done()
+        return f"<AsyncSession {self.session!r}{' closing' if closing else ''}>"
