@@ -16,6 +16,7 @@ import argparse
 import base64
 import email
 import email.policy
+import functools
 import getpass
 import logging
 import mailbox
@@ -192,6 +193,7 @@ def _open_session(args: argparse.Namespace, credentials: Credentials) -> Any:
 
     try:
         if args.starttls:
+            assert isinstance(session, pocosmtp.SecureSMTPClientSession)  # for type checkers
             _step("EHLO (before STARTTLS)", session.login)
             if context:
                 _step("STARTTLS", session.startTLS, context)
@@ -264,7 +266,7 @@ def _envelope_of(raw: bytes) -> tuple[str, list[str]]:
     fields = [
         str(value)
         for name in ("To", "Cc", "Bcc")
-        for value in parsed.get_all(name, [])  # type: ignore[union-attr]
+        for value in parsed.get_all(name, [])  # type: ignore[union-attr, unused-ignore]
     ]
     return sender, [address for _, address in getaddresses(fields) if address]
 
@@ -337,7 +339,7 @@ def _stored_messages(source: Path) -> list[tuple[str, Callable[[], bytes]]]:
         raise FileNotFoundError(2, "no such folder or mbox file", str(source))
     box = mailbox.mbox(source, create=False)
     return [
-        (f"{source.name}#{index}", lambda key=key: box.get_bytes(key))
+        (f"{source.name}#{index}", functools.partial(box.get_bytes, key))
         for index, key in enumerate(box.keys(), start=1)
     ]
 

@@ -88,4 +88,4 @@ class Sink:
 def _free_port(host: str) -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
-        return probe.getsockname()[1]
+        return int(probe.getsockname()[1])
