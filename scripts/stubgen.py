@@ -174,7 +174,7 @@ def fix_exceptions(text: str) -> str:
         raise SystemExit("stubgen: no overloads in PocoException.__init__'s docstring")
     lines = []
     for params in overloads:
-        params = params.replace("nested: object", "nested: BaseException | None")
+        params = params.replace("nested: object", "nested: PocoException | None")
         lines += ["    @typing.overload\n", f"    def __init__(self, {params}) -> None: ...\n"]
     return text[: block.start()] + "".join(lines) + text[block.end() :]
 

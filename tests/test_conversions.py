@@ -8,7 +8,9 @@ kernel keeps the value in scheduler ticks.
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -23,7 +25,7 @@ TICK_MAX = timedelta(milliseconds=10)  # Linux's coarsest clock tick (HZ=100)
 
 
 @pytest.fixture
-def connected():
+def connected() -> Iterator[StreamSocket]:
     with socket.create_server(("127.0.0.1", 0)) as listener:
         sock = StreamSocket(SocketAddress("127.0.0.1", listener.getsockname()[1]))
         yield sock
@@ -48,12 +50,12 @@ def connected():
         TIMESPAN_MIN,
     ],
 )
-def test_timespan_round_trip_is_exact(span):
+def test_timespan_round_trip_is_exact(span: timedelta) -> None:
     assert _pocosmtp._roundtrip_timespan(span) == span
 
 
 @given(st.timedeltas(min_value=TIMESPAN_MIN, max_value=TIMESPAN_MAX))
-def test_every_timespan_round_trips(span):
+def test_every_timespan_round_trips(span: timedelta) -> None:
     assert _pocosmtp._roundtrip_timespan(span) == span
 
 
@@ -66,13 +68,13 @@ def test_every_timespan_round_trips(span):
         timedelta.min,
     ],
 )
-def test_timespan_out_of_range_is_refused(span):
+def test_timespan_out_of_range_is_refused(span: timedelta) -> None:
     with pytest.raises(ValueError, match="out of range for Poco::Timespan"):
         _pocosmtp._roundtrip_timespan(span)
 
 
 @pytest.mark.parametrize("bare", [5, 0, 0.5, True, "5", None])
-def test_a_bare_value_is_not_a_timespan(bare):
+def test_a_bare_value_is_not_a_timespan(bare: Any) -> None:
     # Poco counts microseconds, Python code seconds: a number is never guessed at.
     with pytest.raises(TypeError):
         _pocosmtp._roundtrip_timespan(bare)
@@ -85,7 +87,7 @@ def test_a_bare_value_is_not_a_timespan(bare):
     "span",
     [timedelta(seconds=1, milliseconds=500), timedelta(milliseconds=200), timedelta(days=10_000)],
 )
-def test_whole_ticks_survive_the_kernel(connected, span):
+def test_whole_ticks_survive_the_kernel(connected: StreamSocket, span: timedelta) -> None:
     connected.setReceiveTimeout(span)
     assert connected.getReceiveTimeout() == span
     connected.setSendTimeout(span)
@@ -93,29 +95,29 @@ def test_whole_ticks_survive_the_kernel(connected, span):
 
 
 @pytest.mark.parametrize("span", [timedelta(microseconds=7), timedelta(seconds=1, microseconds=1)])
-def test_odd_microseconds_round_up_to_a_tick(connected, span):
+def test_odd_microseconds_round_up_to_a_tick(connected: StreamSocket, span: timedelta) -> None:
     connected.setReceiveTimeout(span)
     got = connected.getReceiveTimeout()
     assert span <= got < span + TICK_MAX
 
 
-def test_zero_timeout_means_none(connected):
+def test_zero_timeout_means_none(connected: StreamSocket) -> None:
     connected.setReceiveTimeout(timedelta(0))
     assert connected.getReceiveTimeout() == timedelta(0)
 
 
-def test_negative_timeout_is_refused_by_the_socket(connected):
+def test_negative_timeout_is_refused_by_the_socket(connected: StreamSocket) -> None:
     with pytest.raises(ValueError, match="must not be negative"):
         connected.setReceiveTimeout(timedelta(microseconds=-1))
 
 
-def test_out_of_range_timeout_is_refused_by_the_socket(connected):
+def test_out_of_range_timeout_is_refused_by_the_socket(connected: StreamSocket) -> None:
     with pytest.raises(ValueError, match="out of range"):
         connected.setReceiveTimeout(timedelta.max)
 
 
 @pytest.mark.parametrize("bare", [5, 0.5])
-def test_socket_timeouts_refuse_bare_numbers(connected, bare):
+def test_socket_timeouts_refuse_bare_numbers(connected: StreamSocket, bare: Any) -> None:
     for call in (connected.setReceiveTimeout, connected.setSendTimeout):
         with pytest.raises(TypeError):
             call(bare)
@@ -138,13 +140,13 @@ def test_socket_timeouts_refuse_bare_numbers(connected, bare):
         datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=timezone.utc),
     ],
 )
-def test_timestamp_round_trip_is_exact(instant):
+def test_timestamp_round_trip_is_exact(instant: datetime) -> None:
     back = _pocosmtp._roundtrip_timestamp(instant)
     assert back == instant
     assert back.tzinfo is timezone.utc
 
 
-def test_timestamp_comes_back_in_utc():
+def test_timestamp_comes_back_in_utc() -> None:
     local = datetime(2024, 6, 1, 12, 0, 0, 7, tzinfo=timezone(timedelta(hours=5, minutes=30)))
     back = _pocosmtp._roundtrip_timestamp(local)
     assert back == local
@@ -152,12 +154,12 @@ def test_timestamp_comes_back_in_utc():
     assert back.utcoffset() == timedelta(0)
 
 
-def test_naive_datetime_is_refused():
+def test_naive_datetime_is_refused() -> None:
     with pytest.raises(ValueError, match="naive datetime"):
         _pocosmtp._roundtrip_timestamp(datetime(2024, 1, 1))
 
 
 @pytest.mark.parametrize("bare", [0, 1.5e9, "2024-01-01"])
-def test_a_bare_value_is_not_a_timestamp(bare):
+def test_a_bare_value_is_not_a_timestamp(bare: Any) -> None:
     with pytest.raises(TypeError):
         _pocosmtp._roundtrip_timestamp(bare)

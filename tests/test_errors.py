@@ -155,7 +155,7 @@ def test_the_module_binds_exactly_the_table():
 def test_row(name):
     base, builtin, poco_name, _ = TABLE[name]
     cls = getattr(pocosmtp, name)
-    expected_bases = (getattr(pocosmtp, base) if base else Exception,)
+    expected_bases: tuple[type, ...] = (getattr(pocosmtp, base) if base else Exception,)
     if builtin:
         expected_bases += (builtin,)
     assert cls.__bases__ == expected_bases
@@ -247,6 +247,7 @@ def test_os_error_fields_stay_unset():
     # code() is Poco's: an errno for socket errors but an SMTP status for
     # SMTPException, so it is not passed off as errno.
     exc = raised("ConnectionResetException", "", errno.ECONNRESET)
+    assert isinstance(exc, OSError)
     assert exc.errno is None
     assert exc.strerror is None
 
@@ -303,9 +304,9 @@ def test_constructors_follow_poco_overloads():
     assert with_nested.nested() is inner
     assert with_nested.__cause__ is inner
     with pytest.raises(TypeError, match="nested must be a PocoException"):
-        pocosmtp.SMTPException("outer", ValueError("not Poco's"))
+        pocosmtp.SMTPException("outer", ValueError("not Poco's"))  # type: ignore[call-overload]
     with pytest.raises(TypeError):
-        pocosmtp.SMTPException(421)
+        pocosmtp.SMTPException(421)  # type: ignore[call-overload]
 
 
 def test_raise_and_catch_from_python():
@@ -336,8 +337,9 @@ def test_pickle_round_trip_keeps_everything():
     assert copy.message() == exc.message()
     assert copy.code() == 554
     assert copy.reply() == "554 5.7.1 rejected"
-    assert type(copy.nested()) is pocosmtp.TimeoutException
-    assert copy.nested().message() == "slow"
+    nested = copy.nested()
+    assert type(nested) is pocosmtp.TimeoutException
+    assert nested.message() == "slow"
 
 
 def test_pickle_keeps_the_name_of_an_unbound_class():
@@ -367,6 +369,7 @@ def test_pickle_keeps_the_name_of_an_unbound_class():
 )  # fmt: skip
 def test_reply_is_taken_from_the_message(text, reply, code, expected):
     exc = raised("SMTPException", text, code, arg=reply)
+    assert isinstance(exc, pocosmtp.SMTPException)
     assert exc.reply() == expected
 
 

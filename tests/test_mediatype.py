@@ -6,7 +6,7 @@ import pocosmtp
 from pocosmtp import MediaType
 
 
-def test_parse_type_subtype_and_parameters():
+def test_parse_type_subtype_and_parameters() -> None:
     mt = MediaType('multipart/mixed; boundary="b 1"; charset=utf-8')
     assert mt.getType() == "multipart"
     assert mt.getSubType() == "mixed"
@@ -15,7 +15,7 @@ def test_parse_type_subtype_and_parameters():
     assert mt.toString() == 'multipart/mixed; boundary="b 1"; charset=utf-8'
 
 
-def test_build_from_type_and_subtype():
+def test_build_from_type_and_subtype() -> None:
     mt = MediaType("image", "png")
     mt.setParameter("name", "pic.png")
     assert str(mt) == "image/png; name=pic.png"
@@ -26,20 +26,20 @@ def test_build_from_type_and_subtype():
     assert mt.toString() == "text/plain"
 
 
-def test_missing_parameter_raises_not_found():
+def test_missing_parameter_raises_not_found() -> None:
     with pytest.raises(KeyError) as info:
         MediaType("text/plain").getParameter("charset")
     assert isinstance(info.value, pocosmtp.NotFoundException)
 
 
-def test_parameters_returns_a_copy():
+def test_parameters_returns_a_copy() -> None:
     mt = MediaType("text/plain; a=1")
     params = mt.parameters()
     params["a"] = "2"
     assert mt.getParameter("a") == "1"
 
 
-def test_matches_every_overload():
+def test_matches_every_overload() -> None:
     mt = MediaType("Text/HTML")
     assert mt.matches(MediaType("text/html"))
     assert mt.matches("text", "html")
@@ -48,7 +48,7 @@ def test_matches_every_overload():
     assert not mt.matches(MediaType("image/png"))
 
 
-def test_matches_range_every_overload():
+def test_matches_range_every_overload() -> None:
     assert MediaType("image/*").matchesRange(MediaType("image/png"))
     assert MediaType("*/*").matchesRange("audio", "ogg")
     assert MediaType("*/*").matchesRange("audio")
@@ -56,7 +56,7 @@ def test_matches_range_every_overload():
     assert not MediaType("image/*").matchesRange("text", "plain")
 
 
-def test_equality_and_repr():
+def test_equality_and_repr() -> None:
     assert MediaType("text/plain; charset=utf-8") == MediaType("text/plain;charset=utf-8")
     assert MediaType("text/plain") != MediaType("text/html")
     assert repr(MediaType("text/plain")) == "MediaType('text/plain')"
@@ -64,7 +64,7 @@ def test_equality_and_repr():
     assert copy.toString() == "a/b; x=1"
 
 
-def test_setting_a_message_content_type_from_a_media_type():
+def test_setting_a_message_content_type_from_a_media_type() -> None:
     msg = pocosmtp.MailMessage()
     msg.setContentType(MediaType("text", "html"))
     assert msg.getContentType() == "text/html"

@@ -212,7 +212,7 @@ def test_write_to_a_sink_that_raises_surfaces_the_python_error():
 
 def test_write_to_a_non_writable_raises_type_error():
     with pytest.raises(TypeError):
-        base_message().write(object())
+        base_message().write(object())  # type: ignore[arg-type]
 
 
 def test_write_releases_the_gil():
@@ -234,7 +234,7 @@ def test_write_releases_the_gil():
 
     msg = base_message()
     msg.addAttachment("s", FileObjectPartSource(Slow()), MailMessage.ENCODING_7BIT)
-    result = {}
+    result: dict[str, bytes] = {}
     writer = threading.Thread(target=lambda: result.setdefault("data", written(msg)))
     writer.start()
     assert started.wait(5)
@@ -399,7 +399,7 @@ def test_read_then_write_keeps_the_parts():
 
 def test_read_from_a_text_stream_raises_type_error():
     with pytest.raises(TypeError, match="binary"):
-        MailMessage().read(io.StringIO("Subject: x\r\n\r\nbody"))
+        MailMessage().read(io.StringIO("Subject: x\r\n\r\nbody"))  # type: ignore[arg-type]
 
 
 def test_read_errors_from_python_propagate():

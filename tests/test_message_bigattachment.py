@@ -61,7 +61,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_fifty_megabyte_attachment_is_streamed_in_bounded_memory():
+def test_fifty_megabyte_attachment_is_streamed_in_bounded_memory() -> None:
     run = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(SIZE)],
         capture_output=True,

@@ -10,7 +10,14 @@ import io
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pocosmtp import MailMessage, MailRecipient, PartHandler, StringPartSource
+from pocosmtp import (
+    InputStream,
+    MailMessage,
+    MailRecipient,
+    MessageHeader,
+    PartHandler,
+    StringPartSource,
+)
 
 DATE = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.timezone.utc)
 
@@ -53,7 +60,7 @@ def poco_message() -> MailMessage:
 
 @SETTINGS
 @given(body_lines=lines)
-def test_single_part_written_by_poco_parses_in_the_stdlib(body_lines):
+def test_single_part_written_by_poco_parses_in_the_stdlib(body_lines: list[str]) -> None:
     body = crlf_text(body_lines)
     msg = poco_message()
     msg.setContentType("text/plain; charset=utf-8")
@@ -68,7 +75,9 @@ def test_single_part_written_by_poco_parses_in_the_stdlib(body_lines):
 
 @SETTINGS
 @given(body_lines=lines, attachment=binaries)
-def test_multipart_written_by_poco_parses_in_the_stdlib(body_lines, attachment):
+def test_multipart_written_by_poco_parses_in_the_stdlib(
+    body_lines: list[str], attachment: bytes
+) -> None:
     body = crlf_text(body_lines)
     msg = poco_message()
     msg.addContent(StringPartSource(body, "text/plain; charset=utf-8"))
@@ -89,7 +98,9 @@ def test_multipart_written_by_poco_parses_in_the_stdlib(body_lines, attachment):
 
 @SETTINGS
 @given(body_lines=lines, attachment=binaries)
-def test_multipart_written_by_the_stdlib_is_read_by_poco(body_lines, attachment):
+def test_multipart_written_by_the_stdlib_is_read_by_poco(
+    body_lines: list[str], attachment: bytes
+) -> None:
     text = "\n".join(body_lines) + "\n"
     source = email.message.EmailMessage(policy=email.policy.SMTP)
     source["From"] = "alice@example.org"
@@ -103,7 +114,7 @@ def test_multipart_written_by_the_stdlib_is_read_by_poco(body_lines, attachment)
     received = []
 
     class Collect(PartHandler):
-        def handlePart(self, header, stream):  # noqa: N802  (Poco's name)
+        def handlePart(self, header: MessageHeader, stream: InputStream) -> None:  # noqa: N802
             received.append((header.get("Content-Type"), stream.read()))
 
     msg = MailMessage()
@@ -125,8 +136,8 @@ def test_multipart_written_by_the_stdlib_is_read_by_poco(body_lines, attachment)
 
 
 @SETTINGS
-@given(text=st.text(st.characters(blacklist_categories=("Cs",)), max_size=200))
-def test_encode_word_decodes_back_in_the_stdlib(text):
+@given(text=st.text(st.characters(blacklist_categories=("Cs",)), max_size=200))  # type: ignore[arg-type]
+def test_encode_word_decodes_back_in_the_stdlib(text: str) -> None:
     encoded = MailMessage.encodeWord(text)
     if text.isascii():
         assert encoded == text

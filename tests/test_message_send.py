@@ -6,6 +6,7 @@ import email.policy
 import io
 import re
 
+import servers
 from pocosmtp import (
     FileObjectPartSource,
     MailMessage,
@@ -51,7 +52,7 @@ def report_message() -> MailMessage:
 
 def without_boundaries(data: bytes) -> bytes:
     """data with each random MIME boundary replaced by a name in order of appearance."""
-    names = {}
+    names: dict[bytes, bytes] = {}
     for b in re.findall(rb"boundary=(MIME_boundary_[0-9A-F]+)", data):
         names.setdefault(b, b"BOUNDARY%d" % len(names))
     for b, name in names.items():
@@ -59,7 +60,9 @@ def without_boundaries(data: bytes) -> bytes:
     return data
 
 
-def test_multipart_with_attachment_and_inline_image_arrives_intact(smtp_server):
+def test_multipart_with_attachment_and_inline_image_arrives_intact(
+    smtp_server: servers.SmtpServer,
+) -> None:
     msg = report_message()
     with SMTPClientSession(smtp_server.host, smtp_server.port) as session:
         session.login("client.example")

@@ -341,7 +341,7 @@ def test_wrong_stream_type_is_refused_before_anything_is_sent(scripted_peer):
     session = session_for(peer)
     session.login("client.example")
     with pytest.raises(TypeError):
-        session.sendMessage("not bytes")
+        session.sendMessage("not bytes")  # type: ignore[call-overload]
     assert session.sendCommand("NOOP") == (250, "250 ok")
     session.close()
 

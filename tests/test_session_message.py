@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 
 import pocosmtp
+import servers
 from pocosmtp import MailMessage, MailRecipient, SMTPClientSession
 
 GREETING = "220 peer.test ESMTP"
@@ -30,7 +32,7 @@ def written(message: MailMessage) -> bytes:
     return out.getvalue()
 
 
-def test_message_reaches_the_server_as_written(smtp_server):
+def test_message_reaches_the_server_as_written(smtp_server: servers.SmtpServer) -> None:
     message = make_message()
     with SMTPClientSession(smtp_server.host, smtp_server.port) as session:
         session.login("client.example")
@@ -47,7 +49,9 @@ def test_message_reaches_the_server_as_written(smtp_server):
     assert b"dave@example.org" not in received.data  # BCC stays out of the headers
 
 
-def test_explicit_recipients_replace_the_message_recipients(scripted_peer):
+def test_explicit_recipients_replace_the_message_recipients(
+    scripted_peer: Callable[..., servers.ScriptedPeer],
+) -> None:
     peer = scripted_peer([GREETING, "250 ok", "250 ok", "250 ok", "354 go", "250 queued"])
     session = SMTPClientSession("127.0.0.1", peer.port)
     session.setTimeout(timedelta(seconds=1))
@@ -67,7 +71,9 @@ def test_explicit_recipients_replace_the_message_recipients(scripted_peer):
     assert b"Subject: greetings\r\n" in data
 
 
-def test_empty_recipient_list_is_refused_and_the_session_stays_usable(scripted_peer):
+def test_empty_recipient_list_is_refused_and_the_session_stays_usable(
+    scripted_peer: Callable[..., servers.ScriptedPeer],
+) -> None:
     peer = scripted_peer([GREETING, "250 ok", "250 sender ok", "250 reset"])
     session = SMTPClientSession("127.0.0.1", peer.port)
     session.setTimeout(timedelta(seconds=1))
@@ -78,7 +84,9 @@ def test_empty_recipient_list_is_refused_and_the_session_stays_usable(scripted_p
     session.close()
 
 
-def test_rejected_sender_raises_with_the_code(scripted_peer):
+def test_rejected_sender_raises_with_the_code(
+    scripted_peer: Callable[..., servers.ScriptedPeer],
+) -> None:
     peer = scripted_peer([GREETING, "250 ok", "553 5.7.1 sender not allowed"])
     session = SMTPClientSession("127.0.0.1", peer.port)
     session.setTimeout(timedelta(seconds=1))
@@ -99,7 +107,7 @@ class BrokenFile(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         self.calls += 1
         if self.calls > 1:
             raise OSError("attachment vanished")
@@ -107,7 +115,9 @@ class BrokenFile(io.RawIOBase):
         return 10
 
 
-def test_part_source_failing_mid_message_aborts_the_connection(scripted_peer):
+def test_part_source_failing_mid_message_aborts_the_connection(
+    scripted_peer: Callable[..., servers.ScriptedPeer],
+) -> None:
     replies = ["250 ehlo", "250 sender", "250 rcpt", "250 rcpt", "250 rcpt", "354 go", "250 q"]
     peer = scripted_peer([GREETING, *replies])
     session = SMTPClientSession("127.0.0.1", peer.port)

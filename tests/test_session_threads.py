@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -33,12 +34,14 @@ class Counter(threading.Thread):
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.halt.set()
         self.join(5)
 
 
-def test_gil_is_released_while_waiting_for_a_reply(scripted_peer):
+def test_gil_is_released_while_waiting_for_a_reply(
+    scripted_peer: Callable[..., servers.ScriptedPeer],
+) -> None:
     peer = scripted_peer([GREETING, servers.STALL])
     session = SMTPClientSession("127.0.0.1", peer.port)
     session.setTimeout(timedelta(seconds=1))
@@ -63,7 +66,9 @@ def test_gil_is_released_while_waiting_for_a_reply(scripted_peer):
     assert len(outcome) == 1 and isinstance(outcome[0], TimeoutError)
 
 
-def test_freeing_a_session_whose_server_stalls_does_not_block_other_threads(scripted_peer):
+def test_freeing_a_session_whose_server_stalls_does_not_block_other_threads(
+    scripted_peer: Callable[..., servers.ScriptedPeer],
+) -> None:
     peer = scripted_peer([GREETING, "250 ok", servers.STALL])
     session = SMTPClientSession("127.0.0.1", peer.port)
     session.setTimeout(timedelta(seconds=1))
@@ -81,7 +86,9 @@ def test_freeing_a_session_whose_server_stalls_does_not_block_other_threads(scri
     assert peer.lines == ["EHLO client.example", "QUIT"]
 
 
-def test_one_session_used_by_two_threads_keeps_the_dialogue_in_step(scripted_peer):
+def test_one_session_used_by_two_threads_keeps_the_dialogue_in_step(
+    scripted_peer: Callable[..., servers.ScriptedPeer],
+) -> None:
     per_thread = 100
     replies = [f"250 reply {n}" for n in range(2 * per_thread)]
     peer = scripted_peer([GREETING, *replies])
@@ -113,7 +120,9 @@ def test_one_session_used_by_two_threads_keeps_the_dialogue_in_step(scripted_pee
 
 
 @pytest.mark.parametrize("call", ["close", "sendCommand"])
-def test_second_thread_waits_for_the_first_without_holding_the_gil(scripted_peer, call):
+def test_second_thread_waits_for_the_first_without_holding_the_gil(
+    scripted_peer: Callable[..., servers.ScriptedPeer], call: str
+) -> None:
     peer = scripted_peer([servers.STALL])  # not even a greeting
     session = SMTPClientSession("127.0.0.1", peer.port)
     session.setTimeout(timedelta(seconds=1))

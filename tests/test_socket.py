@@ -222,7 +222,7 @@ def test_send_accepts_any_bytes_like(echo):
 
 def test_send_refuses_text(echo):
     with StreamSocket(echo.address) as sock, pytest.raises(TypeError):
-        sock.sendBytes("text")
+        sock.sendBytes("text")  # type: ignore[arg-type]
 
 
 def test_receive_returns_empty_bytes_after_peer_shutdown(listener):

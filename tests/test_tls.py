@@ -11,12 +11,15 @@ import datetime
 import io
 import json
 import os
+import ssl
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -49,7 +52,9 @@ def tls_server():
     """Factory: ``tls_server(make, context, **smtp_kwargs)`` starts and later stops a server."""
     started: list[servers.SmtpServer] = []
 
-    def start(make, context, **smtp_kwargs) -> servers.SmtpServer:
+    def start(
+        make: Callable[..., servers.SmtpServer], context: ssl.SSLContext, **smtp_kwargs: Any
+    ) -> servers.SmtpServer:
         server = make(context, **smtp_kwargs).start()
         started.append(server)
         return server

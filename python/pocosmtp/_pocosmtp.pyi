@@ -45,7 +45,7 @@ class PocoException(Exception):
     def __init__(
         self,
         msg: str,
-        nested: BaseException | None,
+        nested: PocoException | None,
         code: typing.SupportsInt | typing.SupportsIndex = 0,
     ) -> None: ...
     def __str__(self) -> str: ...

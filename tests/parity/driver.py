@@ -17,6 +17,7 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pocosmtp
 
@@ -50,8 +51,12 @@ def octets(value) -> bytes:
     raise ScenarioError(f"unknown text value: {value!r}")
 
 
-def text(value) -> str | bytes:
-    """str when the octets are UTF-8 (the common case), else bytes; both reach Poco unchanged."""
+def text(value) -> Any:
+    """str when the octets are UTF-8 (the common case), else bytes; both reach Poco unchanged.
+
+    Any: the stub names str for the std::string parameters this reaches, bytes
+    being pybind11's convenience that the scenarios use on purpose.
+    """
     raw = octets(value)
     try:
         return raw.decode("utf-8")
@@ -97,6 +102,7 @@ def set_headers(header, spec: dict) -> None:
 
 def part_source(spec: dict, file_dir: Path):
     kind = spec["kind"]
+    source: pocosmtp.PartSource
     if kind == "string":
         data = text(spec["data"])
         if "filename" in spec:
@@ -117,12 +123,13 @@ def part_source(spec: dict, file_dir: Path):
             source = pocosmtp.FilePartSource(path)
     elif kind == "multipart":
         if "mediaType" in spec:
-            source = pocosmtp.MultipartSource(text(spec["mediaType"]))
+            multipart = pocosmtp.MultipartSource(text(spec["mediaType"]))
         else:
-            source = pocosmtp.MultipartSource()
+            multipart = pocosmtp.MultipartSource()
         for part in spec["parts"]:
             name, nested, disposition, encoding = part_call(part, file_dir)
-            source.addPart(name, nested, disposition, encoding)
+            multipart.addPart(name, nested, disposition, encoding)
+        source = multipart
     else:
         raise ScenarioError(f"unknown part source kind {kind}")
     set_headers(source.headers(), spec)

@@ -199,6 +199,7 @@ def test_scenario(sid: str, cpp_driver: str, tmp_path: Path) -> None:
             f"deviation {sid!r} is listed as changing the result, but both sides agree: "
             f"{compared(py_result)}"
         )
+        assert deviation is not None  # differs is empty without one
         check_expectation(deviation["python"], py_result, py_wire, "Python")
     else:
         assert compared(py_result) == compared(cpp_result), (
@@ -209,6 +210,7 @@ def test_scenario(sid: str, cpp_driver: str, tmp_path: Path) -> None:
         assert py_wire != cpp_wire, (
             f"deviation {sid!r} is listed as changing the wire, but both sides sent the same"
         )
+        assert deviation is not None
         check_expectation(deviation.get("python", {}), py_result, py_wire, "Python")
     else:
         assert py_wire == cpp_wire, (
