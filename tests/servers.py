@@ -3,6 +3,8 @@
 - ``SmtpServer``: aiosmtpd, the normal dialogue; records what it accepts.
 - ``ScriptedPeer``: plays a fixed list of replies and records every byte the
   client sends, for exact wire checks and for misbehaving servers.
+- ``FastSink``: a minimal threaded SMTP sink that accepts everything and only
+  counts, fast enough for tens of thousands of messages and sessions.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ STALL = _Marker("STALL")  # stop answering, keep the connection open
 CLOSE = _Marker("CLOSE")  # close the connection (FIN)
 RESET = _Marker("RESET")  # abort the connection (RST)
 
-Step = "str | bytes | _Marker"
+Step = "str | bytes | _Marker | tuple | Callable[[socket.socket, threading.Event], bool]"
 
 
 def free_port() -> int:
@@ -103,9 +105,14 @@ class ScriptedPeer:
 
     ``script[0]`` is the greeting. After a reply starting with 354 the peer
     first collects message data up to CRLF.CRLF, then answers with the next
-    entry. A str entry gets CRLF appended; bytes are sent as they are. When
-    the script runs out, QUIT is answered "221 bye" and anything else
-    "500 script exhausted". After answering QUIT the peer closes.
+    entry. A str entry gets CRLF appended; bytes are sent as they are. A
+    tuple entry plays its steps one after the other without waiting for the
+    client (``(b"25", CLOSE)``: a partial line, then the close). A callable
+    entry is called as ``step(conn, stop)`` to write (or read) whatever it
+    likes and returns whether the conversation goes on; ``stop`` is set when
+    the peer is stopped. When the script runs out, QUIT is answered "221 bye"
+    and anything else "500 script exhausted". After answering QUIT the peer
+    closes.
     """
 
     def __init__(self, script: list, host: str = "127.0.0.1") -> None:
@@ -197,6 +204,10 @@ class ScriptedPeer:
                 in_data = isinstance(reply, (str, bytes)) and _text(reply).startswith("354")
 
     def _send(self, conn: socket.socket, step) -> bool:
+        if isinstance(step, tuple):
+            return all(self._send(conn, each) for each in step)
+        if callable(step):
+            return step(conn, self._stop)
         if step is STALL:
             self._stop.wait()
             return False
@@ -213,5 +224,106 @@ class ScriptedPeer:
         return True
 
 
-def _text(step: str | bytes) -> str:
+def _text(step) -> str:
+    if isinstance(step, tuple):
+        step = next((each for each in step if isinstance(each, (str, bytes))), "")
+    if not isinstance(step, (str, bytes)):
+        return ""
     return step if isinstance(step, str) else step.decode("latin-1")
+
+
+# ------------------------------------------------------------------ fast sink
+
+
+class FastSink:
+    """Accepts every command and message on 127.0.0.1, one thread per connection.
+
+    It answers each command line at once (EHLO/HELO 250, DATA 354, QUIT 221
+    and close, anything else 250) and, after the data's final dot, "250
+    queued". It keeps no message, only counts: ``messages`` and
+    ``connections``. Pipelining-safe: every complete line gets its reply.
+    """
+
+    host = "127.0.0.1"
+
+    def __init__(self) -> None:
+        self.messages = 0
+        self.connections = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._listener = socket.create_server((self.host, 0), backlog=128)
+        self._listener.settimeout(0.05)
+        self.port = self._listener.getsockname()[1]
+        self._threads: list[threading.Thread] = []
+        self._acceptor = threading.Thread(target=self._accept, name="fast-sink", daemon=True)
+        self._acceptor.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._acceptor.join(5)
+        for thread in self._threads:
+            thread.join(5)
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except (socket.timeout, OSError):
+                continue
+            with self._lock:
+                self.connections += 1
+            self._threads = [t for t in self._threads if t.is_alive()]
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(0.2)
+            try:
+                conn.sendall(b"220 fast.sink ESMTP\r\n")
+                self._converse(conn)
+            except OSError:
+                pass
+
+    def _converse(self, conn: socket.socket) -> None:
+        pending = b""
+        in_data = False
+        while not self._stop.is_set():
+            try:
+                chunk = conn.recv(262144)
+            except socket.timeout:
+                continue
+            if not chunk:
+                return
+            pending += chunk
+            replies: list[bytes] = []
+            while True:
+                if in_data:
+                    end = pending.find(b"\r\n.\r\n")
+                    if end < 0:
+                        pending = pending[-4:]  # all that may hold the start of CRLF.CRLF
+                        break
+                    pending = pending[end + 5 :]
+                    in_data = False
+                    with self._lock:
+                        self.messages += 1
+                    replies.append(b"250 queued")
+                    continue
+                end = pending.find(b"\r\n")
+                if end < 0:
+                    break
+                verb = pending[:4].upper()
+                pending = pending[end + 2 :]
+                if verb == b"QUIT":
+                    conn.sendall(b"".join(r + b"\r\n" for r in replies) + b"221 bye\r\n")
+                    return
+                if verb == b"DATA":
+                    in_data = True
+                    pending = b"\r\n" + pending  # the data's first line may be the dot
+                    replies.append(b"354 go ahead")
+                else:
+                    replies.append(b"250 ok")
+            if replies:
+                conn.sendall(b"".join(r + b"\r\n" for r in replies))
