@@ -404,6 +404,7 @@ def test_implicit_tls_with_cafile(tmp_path, pki):
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         server.wait_for(1)
+        assert isinstance(server.handler, tls_servers.TlsRecorder)
         assert server.handler.tls[0].encrypted
     finally:
         server.stop()
@@ -494,6 +495,7 @@ def test_sink_stores_what_it_receives_and_stops_on_sigterm(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert sink.stdout is not None
     try:
         banner = sink.stdout.readline()
         assert banner.startswith("capturing mail on 127.0.0.1:"), banner
