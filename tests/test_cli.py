@@ -342,6 +342,8 @@ def test_secret_mask_covers_auth_lines_challenges_and_the_password():
     assert mask.mask("S: 334 PDEyMzQ1QGV4YW1wbGU+") == "S: 334 ****"
     assert mask.mask(f"reply quoting {PASSWORD!s} back") == "reply quoting **** back"
     assert mask.mask("AUTH LOGIN") == "AUTH LOGIN"  # the method alone is no secret
+    assert mask.mask("AUTH NTLM TlRMTVNTUAABAAAAB4IIAA==") == "AUTH NTLM ****"
+    assert mask.mask("EHLO, then AUTH LOGIN (user 'bob')") == "EHLO, then AUTH LOGIN (user 'bob')"
     assert mask.mask("250 OK") == "250 OK"
 
 

@@ -61,14 +61,16 @@ class SecretMask(logging.Filter):
     """Masks credentials in log records and error text.
 
     The password itself and every base64 form a login method could send it in
-    are replaced, and so is anything that follows an ``AUTH <method>`` command
-    or a 334 challenge, whatever secret it carries (a CRAM digest, an NTLM
-    message). Installed on the handler --verbose adds, so it also covers
-    records that the binding itself writes to the ``pocosmtp`` logger.
+    are replaced, and so are an initial response after an ``AUTH <method>``
+    command and the text of a 334 challenge, whatever secret they carry (a
+    CRAM digest, an NTLM message). Installed on the handler --verbose adds, so
+    it also covers records that the binding itself writes to the ``pocosmtp``
+    logger.
     """
 
     MASK = "****"
-    _auth = re.compile(r"(\bAUTH\s+[A-Za-z0-9_-]+)[ \t]+[^\r\n]+", re.IGNORECASE)
+    # An initial response after the method: one base64 token.
+    _auth = re.compile(r"(\bAUTH\s+[A-Za-z0-9_-]+)[ \t]+[A-Za-z0-9+/]+=*(?=\s|$)", re.IGNORECASE)
     _challenge = re.compile(r"(\b334)[ \t]+[^\r\n]*")
 
     def __init__(self) -> None:
@@ -204,7 +206,7 @@ def _open_session(args: argparse.Namespace, credentials: Credentials) -> Any:
         else:
             method = getattr(SMTPClientSession, LOGIN_METHODS[credentials.method])
             _step(
-                f"EHLO, then AUTH {credentials.method.upper()} as {credentials.user!r}",
+                f"EHLO, then AUTH {credentials.method.upper()} (user {credentials.user!r})",
                 session.login,
                 method,
                 credentials.user,
