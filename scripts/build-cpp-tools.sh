@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Builds the C++ tools in cpp/ (the parity driver) into build/cpp and prints
-# the driver's path on stdout; everything else goes to stderr. Extra
+# Builds a C++ tool in cpp/ into build/cpp and prints its path on stdout;
+# everything else goes to stderr. The tool is the parity driver unless
+# --target NAME comes first (scripts/bench.sh: --target bench_send). Other
 # arguments go to the first configure, e.g.
 #     scripts/build-cpp-tools.sh -DPOCOSMTP_SYSTEM_POCO=ON -DCMAKE_PREFIX_PATH=/opt/poco
 # Serialised with a lock: the parity tests call it from each pytest session.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/build/cpp
+target=parity_driver
+if [[ ${1:-} == --target ]]; then
+    target=${2:?--target needs a name}
+    shift 2
+fi
 export PATH=$root/.venv/bin:$PATH
 mkdir -p "$root/build"
 exec 9>"$root/build/.cpp-tools.lock"
@@ -27,6 +33,6 @@ trap restore_presets EXIT
     if [[ ! -f $out/build.ninja ]]; then
         cmake -S "$root/cpp" -B "$out" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
     fi
-    cmake --build "$out" --target parity_driver
+    cmake --build "$out" --target "$target"
 } >&2
-echo "$out/parity_driver"
+echo "$out/$target"
