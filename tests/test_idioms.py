@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import re
 import warnings
+from typing import Any
 
 import pytest
 
@@ -75,7 +76,7 @@ def test_a_closed_session_collects_silently(smtp_server):
 # ------------------------------------------------------------------ reprs
 
 
-def _reprs(smtp_server, tmp_path) -> dict[str, tuple[object, str]]:
+def _reprs(smtp_server, tmp_path) -> dict[str, tuple[Any, str]]:
     """An instance of each public class, with the pattern its repr must match."""
     from pocosmtp import (
         Context,
