@@ -335,7 +335,7 @@ class Bench:
 
     def callgrind(self) -> list[dict[str, Any]]:
         valgrind = shutil.which("valgrind")
-        if not valgrind or self.args.no_callgrind or "reuse" not in self.workloads:
+        if not valgrind or not self.args.callgrind or "reuse" not in self.workloads:
             return []
         low, high = (10, 40) if self.args.quick else (20, 120)
         out = []
@@ -696,13 +696,23 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, help="rounds (default 5, --quick 3)")
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--big-mb", type=int, default=200, help="size of the big attachment")
+    parser.add_argument(
+        "--big-mb", type=int, help="size of the big attachment (default 200, --quick 50)"
+    )
     parser.add_argument("--only", help="comma-separated workloads: " + ", ".join(REFERENCE))
-    parser.add_argument("--no-callgrind", action="store_true")
+    parser.add_argument(
+        "--callgrind",
+        action=argparse.BooleanOptionalAction,
+        help="count instructions with valgrind (default: on, off with --quick)",
+    )
     parser.add_argument("--out", default=str(ROOT / "build" / "bench" / "results.json"))
     args = parser.parse_args()
     if args.rounds is None:
         args.rounds = 3 if args.quick else 5
+    if args.big_mb is None:
+        args.big_mb = 50 if args.quick else 200
+    if args.callgrind is None:
+        args.callgrind = not args.quick
 
     with tempfile.TemporaryDirectory(prefix="pocosmtp-bench-") as tmp:
         bench = Bench(args, Path(tmp))

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "guards.h"
 #include "init.h"
 #include "message.h"
 #include "pystreams.h"
@@ -32,6 +33,24 @@ py::list items(const NameValueCollection& nvc) {
     py::list out;
     for (const auto& [name, value] : nvc) out.append(py::make_tuple(name, value));
     return out;
+}
+
+// set() and add() refuse CR and LF in values and invalid field names
+// (guards.h): a value must never become a second header line.
+auto guarded(void (NameValueCollection::*fn)(const std::string&, const std::string&)) {
+    return [fn](NameValueCollection& self, const std::string& name, const std::string& value) {
+        check_can_change(&self);
+        require_header_field(name, value);
+        (self.*fn)(name, value);
+    };
+}
+
+// MediaType's parts end up in a Content-Type line.
+auto single_line(void (MediaType::*fn)(const std::string&), const char* what) {
+    return [fn, what](MediaType& self, const std::string& value) {
+        require_single_line(value, what);
+        (self.*fn)(value);
+    };
 }
 
 std::string type_name(const py::handle& self) {
@@ -56,10 +75,12 @@ void init_header(py::module_& m) {
                  return NameValueCollection(nvc);
              }),
              py::arg("nvc"), "A copy of another one.")
-        .def("set", changes<NVC>(&NameValueCollection::set), py::arg("name"), py::arg("value"),
-             "Sets the value of the first pair with this name, or adds one.")
-        .def("add", changes<NVC>(&NameValueCollection::add), py::arg("name"), py::arg("value"),
-             "Adds a pair, even if the name exists already.")
+        .def("set", guarded(&NameValueCollection::set), py::arg("name"), py::arg("value"),
+             "Sets the value of the first pair with this name, or adds one. Unlike Poco, a "
+             "value with CR or LF, or a name that is not a header field name, raises "
+             "InvalidArgumentException (a ValueError).")
+        .def("add", guarded(&NameValueCollection::add), py::arg("name"), py::arg("value"),
+             "Adds a pair, even if the name exists already; checked as set() is.")
         .def(
             "get",
             [](const NameValueCollection& self, const std::string& name) -> std::string {
@@ -112,7 +133,7 @@ void init_header(py::module_& m) {
                 return it->second;
             },
             py::arg("name"))
-        .def("__setitem__", changes<NVC>(&NameValueCollection::set), py::arg("name"),
+        .def("__setitem__", guarded(&NameValueCollection::set), py::arg("name"),
              py::arg("value"))
         .def(
             "__delitem__",
@@ -241,16 +262,30 @@ void init_header(py::module_& m) {
 
     py::classh<MediaType>(m, "MediaType",
                           "A MIME media type: type/subType plus parameters (RFC 2045, 2046).")
-        .def(py::init<const std::string&>(), py::arg("mediaType"),
-             "Parses '<type>/<subtype>{;<parameter>=<value>}'.")
-        .def(py::init<const std::string&, const std::string&>(), py::arg("type"),
-             py::arg("subType"))
+        .def(py::init([](const std::string& mediaType) {
+                 require_single_line(mediaType, "the media type");
+                 return MediaType(mediaType);
+             }),
+             py::arg("mediaType"), "Parses '<type>/<subtype>{;<parameter>=<value>}'.")
+        .def(py::init([](const std::string& type, const std::string& subType) {
+                 require_single_line(type, "the media type");
+                 require_single_line(subType, "the media subtype");
+                 return MediaType(type, subType);
+             }),
+             py::arg("type"), py::arg("subType"))
         .def(py::init<const MediaType&>(), py::arg("mediaType"), "A copy of another one.")
-        .def("setType", &MediaType::setType, py::arg("type"))
+        .def("setType", single_line(&MediaType::setType, "the media type"), py::arg("type"))
         .def("getType", &MediaType::getType)
-        .def("setSubType", &MediaType::setSubType, py::arg("subType"))
+        .def("setSubType", single_line(&MediaType::setSubType, "the media subtype"),
+             py::arg("subType"))
         .def("getSubType", &MediaType::getSubType)
-        .def("setParameter", &MediaType::setParameter, py::arg("name"), py::arg("value"))
+        .def(
+            "setParameter",
+            [](MediaType& self, const std::string& name, const std::string& value) {
+                require_header_field(name, value);
+                self.setParameter(name, value);
+            },
+            py::arg("name"), py::arg("value"))
         .def("getParameter", &MediaType::getParameter, py::arg("name"),
              "Raises NotFoundException (a KeyError) if absent.")
         .def("hasParameter", &MediaType::hasParameter, py::arg("name"))

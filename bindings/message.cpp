@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "conversions.h"
+#include "guards.h"
 #include "init.h"
 #include "message.h"
 #include "parts.h"
@@ -80,6 +81,23 @@ void hand_over(const void* target, Owner& owner, py::handle source, AddFn add) {
     adopted(owned.release(), &owner, typeid(Owner));
 }
 
+// A setter whose argument ends up in a header field (guards.h).
+template <typename Class>
+auto header_text(void (Class::*fn)(const std::string&), const char* what) {
+    return [fn, what](Class& self, const std::string& value) {
+        if constexpr (std::is_base_of_v<NVC, Class>) check_can_change(static_cast<NVC*>(&self));
+        require_header_text(value, what);
+        (self.*fn)(value);
+    };
+}
+
+MailRecipient recipient_of(MailRecipient::RecipientType type, const std::string& address,
+                           const std::string& realName) {
+    require_single_line(address, "the recipient's address");
+    require_header_text(realName, "the recipient's real name");
+    return MailRecipient(type, address, realName);
+}
+
 }  // namespace
 
 void init_message(py::module_& m) {
@@ -98,16 +116,26 @@ void init_message(py::module_& m) {
 
     recipient.def(py::init<>())
         .def(py::init<const MailRecipient&>(), py::arg("recipient"))
-        .def(py::init<MailRecipient::RecipientType, const std::string&>(), py::arg("type"),
-             py::arg("address"))
-        .def(py::init<MailRecipient::RecipientType, const std::string&, const std::string&>(),
-             py::arg("type"), py::arg("address"), py::arg("realName"))
+        .def(py::init([](MailRecipient::RecipientType type, const std::string& address) {
+                 return recipient_of(type, address, "");
+             }),
+             py::arg("type"), py::arg("address"))
+        .def(py::init(&recipient_of), py::arg("type"), py::arg("address"), py::arg("realName"),
+             "CR or LF in address or realName raises InvalidArgumentException (a ValueError).")
         .def("getType", &MailRecipient::getType)
         .def("setType", &MailRecipient::setType, py::arg("type"))
         .def("getAddress", &MailRecipient::getAddress)
-        .def("setAddress", &MailRecipient::setAddress, py::arg("address"))
+        .def(
+            "setAddress",
+            [](MailRecipient& self, const std::string& address) {
+                require_single_line(address, "the recipient's address");
+                self.setAddress(address);
+            },
+            py::arg("address"))
         .def("getRealName", &MailRecipient::getRealName)
-        .def("setRealName", &MailRecipient::setRealName, py::arg("realName"))
+        .def("setRealName",
+             header_text(&MailRecipient::setRealName, "the recipient's real name"),
+             py::arg("realName"))
         .def("swap", &MailRecipient::swap, py::arg("recipient"))
         .def("__eq__",
              [](const MailRecipient& a, const MailRecipient& b) {
@@ -201,10 +229,11 @@ void init_message(py::module_& m) {
                 return MailMessage::Recipients(self.recipients());
             },
             "A list of copies of the recipients.")
-        .def("setSubject", changes<NVC>(&MailMessage::setSubject), py::arg("subject"),
+        .def("setSubject", header_text(&MailMessage::setSubject, "the subject"),
+             py::arg("subject"),
              "ASCII only; encode other text with encodeWord().")
         .def("getSubject", looks<NVC>(&MailMessage::getSubject))
-        .def("setSender", changes<NVC>(&MailMessage::setSender), py::arg("sender"),
+        .def("setSender", header_text(&MailMessage::setSender, "the sender"), py::arg("sender"),
              "The From field: an address, or 'Real Name <address>'. ASCII only; encode other "
              "text with encodeWord().")
         .def("getSender", looks<NVC>(&MailMessage::getSender))
@@ -224,7 +253,8 @@ void init_message(py::module_& m) {
             "The single-part body (decoded from its transfer encoding) as str; raises "
             "UnicodeDecodeError if it is not UTF-8. raw=True returns the octets as bytes.")
         .def("setContentType",
-             changes<NVC>(py::overload_cast<const std::string&>(&MailMessage::setContentType)),
+             header_text(py::overload_cast<const std::string&>(&MailMessage::setContentType),
+                         "the content type"),
              py::arg("mediaType"))
         .def("setContentType",
              changes<NVC>(py::overload_cast<const MediaType&>(&MailMessage::setContentType)),
@@ -240,6 +270,7 @@ void init_message(py::module_& m) {
             [](MailMessage& self, const std::string& name, py::handle pSource,
                MailMessage::ContentDisposition disposition,
                MailMessage::ContentTransferEncoding encoding) {
+                require_header_text(name, "the part's name");
                 hand_over(static_cast<const NVC*>(&self), self, pSource,
                           [&](PartSource* p) { self.addPart(name, p, disposition, encoding); });
             },
@@ -259,6 +290,7 @@ void init_message(py::module_& m) {
             "addAttachment",
             [](MailMessage& self, const std::string& name, py::handle pSource,
                MailMessage::ContentTransferEncoding encoding) {
+                require_header_text(name, "the attachment's name");
                 hand_over(static_cast<const NVC*>(&self), self, pSource,
                           [&](PartSource* p) { self.addAttachment(name, p, encoding); });
             },
@@ -317,6 +349,7 @@ void init_message(py::module_& m) {
             "write",
             [](const MailMessage& self, py::object ostr) {
                 InUse busy(message_objects(self), Use::writing);
+                require_clean_message(self);
                 PyOutputStream out(std::move(ostr));
                 {
                     py::gil_scoped_release nogil;
@@ -348,6 +381,7 @@ void init_message(py::module_& m) {
             [](MultipartSource& self, const std::string& name, py::handle pSource,
                MailMessage::ContentDisposition disposition,
                MailMessage::ContentTransferEncoding encoding) {
+                require_header_text(name, "the part's name");
                 hand_over(static_cast<const PartSource*>(&self), self, pSource,
                           [&](PartSource* p) { self.addPart(name, p, disposition, encoding); });
             },

@@ -1,9 +1,9 @@
 """Running client calls that might hang, crash or eat memory, without taking the
 test run down with them.
 
-- ``call_bounded(fn, limit)``: runs ``fn`` in a worker thread and waits at most
-  ``limit`` seconds; a call still running then fails the test (the caller's
-  fixtures stop the peer, which unblocks a client stuck in a socket call).
+- ``call_bounded(fn, limit, rescue)``: runs ``fn`` in a worker thread and
+  waits at most ``limit`` seconds; a call still running then fails the test,
+  after ``rescue()`` (e.g. ``cut_client_sockets``) has unblocked it.
 - ``run_isolated(source, limit)``: runs Python source in a fresh interpreter
   with the same environment (so the same pocosmtp, sanitizer preloads
   included) and returns what it reported with ``report(...)``. A child that
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -45,8 +46,14 @@ class Outcome:
     elapsed: float = 0.0
 
 
-def call_bounded(fn: Callable[[], Any], limit: float) -> Outcome:
-    """Runs fn() in a thread; returns its value or exception and how long it took."""
+def call_bounded(
+    fn: Callable[[], Any], limit: float, rescue: Callable[[], None] | None = None
+) -> Outcome:
+    """Runs fn() in a thread; returns its value or exception and how long it took.
+
+    If fn() is still running after limit seconds, rescue() (if given) is
+    called to unblock it before the hang is reported.
+    """
     outcome = Outcome()
 
     def target() -> None:
@@ -61,8 +68,45 @@ def call_bounded(fn: Callable[[], Any], limit: float) -> Outcome:
     worker.start()
     worker.join(limit)
     if worker.is_alive():
+        if rescue is not None:
+            rescue()
+            worker.join(5)
         raise AssertionError(f"the call was still running after {limit:.1f} s (a hang)")
     return outcome
+
+
+def cut_client_sockets(server_port: int) -> int:
+    """Frees client threads stuck on this process's connections to server_port.
+
+    Each such socket is shut down (which wakes a blocked recv or send) and
+    its descriptor is replaced by /dev/null, so that a loop calling recv()
+    again and again (Poco's, on an end of stream) gets ENOTSOCK and throws.
+    The descriptor number stays open, for its owner to close. Only for
+    rescuing a hung test; returns how many sockets were cut.
+    """
+    cut = 0
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            try:
+                if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                    continue
+                probe = socket.socket(fileno=os.dup(fd))
+            except OSError:
+                continue
+            with probe:
+                try:
+                    if probe.getpeername()[1] != server_port:
+                        continue
+                    probe.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    continue
+            os.dup2(devnull, fd)
+            cut += 1
+    finally:
+        os.close(devnull)
+    return cut
 
 
 def run_isolated(source: str, limit: float) -> dict[str, Any]:

@@ -1,0 +1,269 @@
+// The security guards declared in guards.h.
+#include "guards.h"
+
+#include <Poco/Exception.h>
+#include <Poco/Net/MailRecipient.h>
+#include <Poco/Net/PartSource.h>
+
+#include <algorithm>
+#include <cctype>
+#include <string_view>
+
+namespace pocosmtp {
+
+using Poco::InvalidArgumentException;
+
+namespace {
+
+bool has_line_break(std::string_view value) {
+    return value.find_first_of("\r\n") != std::string_view::npos;
+}
+
+bool is_wsp(char c) { return c == ' ' || c == '\t'; }
+
+// True if every CR or LF in value is part of RFC 5322 folding: CRLF, then
+// white space, then a line that is not only white space. A folded value
+// (encodeWord's output) stays one header field; anything else would end it.
+bool folded_at_most(std::string_view value) {
+    for (std::size_t i = value.find_first_of("\r\n"); i != std::string_view::npos;
+         i = value.find_first_of("\r\n", i)) {
+        if (value[i] != '\r' || i + 2 >= value.size() || value[i + 1] != '\n' ||
+            !is_wsp(value[i + 2])) {
+            return false;
+        }
+        i += 2;
+        const std::size_t end = std::min(value.find_first_of("\r\n", i), value.size());
+        const std::string_view line = value.substr(i, end - i);
+        if (line.find_first_not_of(" \t") == std::string_view::npos) return false;
+    }
+    return true;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && is_wsp(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_wsp(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+bool equals_nocase(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+[[noreturn]] void no_sender(const std::string& why) {
+    throw InvalidArgumentException(
+        "cannot take the envelope sender (MAIL FROM) from the From field: " + why +
+        "; send with sendAddresses(), sendData() and sendMessage(stream) to name it");
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- single values
+
+void require_single_line(const std::string& value, const char* what) {
+    if (has_line_break(value)) {
+        throw InvalidArgumentException(std::string(what) +
+                                       " contains CR or LF, which would start a new line on the "
+                                       "wire; refused before anything was sent");
+    }
+}
+
+void require_field_name(const std::string& name) {
+    const bool valid = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return c > 32 && c < 127 && c != ':';
+    });
+    if (!valid) {
+        throw InvalidArgumentException(
+            "not a header field name (RFC 5322: printable ASCII, no spaces or ':')", name);
+    }
+}
+
+void require_header_text(const std::string& value, const char* what) {
+    if (!folded_at_most(value)) {
+        throw InvalidArgumentException(std::string(what) +
+                                       " contains CR or LF other than folding (CRLF and white "
+                                       "space), which would start a new header line");
+    }
+}
+
+void require_header_field(const std::string& name, const std::string& value) {
+    require_field_name(name);
+    if (!folded_at_most(value)) {
+        throw InvalidArgumentException("the value of header field " + name +
+                                       " contains CR or LF other than folding (CRLF and white "
+                                       "space), which would start a new header line");
+    }
+}
+
+void require_clean_message(const Poco::Net::MailMessage& message) {
+    for (const auto& [name, value] : message) require_header_field(name, value);
+    for (const auto& recipient : message.recipients()) {
+        require_single_line(recipient.getAddress(), "a recipient's address");
+        require_header_text(recipient.getRealName(), "a recipient's real name");
+    }
+    for (const auto& part : message.parts()) {
+        require_header_text(part.name, "a part's name");
+        require_header_text(part.pSource->filename(), "a part's file name");
+        require_header_text(part.pSource->mediaType(), "a part's media type");
+        for (const auto& [name, value] : part.pSource->headers()) {
+            require_header_field(name, value);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- envelope sender
+
+std::string envelope_sender(const std::string& from) {
+    // One pass over RFC 5322's mailbox syntax, enough to find the address:
+    // quoted strings and (nested) comments may hold any of '<', '>' and ','.
+    std::string bare;  // the value outside quotes, comments and angle brackets
+    std::string_view angle;
+    int angles = 0;
+    bool after_angle = false;
+    for (std::size_t i = 0; i < from.size(); ++i) {
+        const char c = from[i];
+        if (c == '"') {
+            const std::size_t start = i;
+            for (++i; i < from.size() && from[i] != '"'; ++i) {
+                if (from[i] == '\\') ++i;
+            }
+            if (i >= from.size()) no_sender("a quoted string is not closed");
+            if (after_angle) no_sender("text follows the address in angle brackets");
+            bare.append(from, start, i - start + 1);
+        } else if (c == '(') {
+            int depth = 1;
+            for (++i; i < from.size() && depth > 0; ++i) {
+                if (from[i] == '\\') ++i;
+                else if (from[i] == '(') ++depth;
+                else if (from[i] == ')') --depth;
+            }
+            if (depth > 0) no_sender("a comment is not closed");
+            --i;
+            bare += ' ';
+        } else if (c == '<') {
+            const std::size_t close = from.find('>', i + 1);
+            if (close == std::string::npos) no_sender("'<' is not closed by '>'");
+            angle = std::string_view(from).substr(i + 1, close - i - 1);
+            if (angle.find('<') != std::string_view::npos) no_sender("'<' inside '<...>'");
+            ++angles;
+            after_angle = true;
+            i = close;
+        } else if (c == '>') {
+            no_sender("'>' without '<'");
+        } else if (c == ',') {
+            no_sender("it names more than one mailbox");
+        } else if (!is_wsp(c) && c != '\r' && c != '\n') {
+            if (after_angle) no_sender("text follows the address in angle brackets");
+            bare += c;
+        } else {
+            bare += c;
+        }
+    }
+    if (angles > 1) no_sender("it has more than one address in angle brackets");
+    std::string address;
+    if (angles == 1) {
+        address = trim(angle);
+    } else {
+        // A bare addr-spec has no white space outside quoted strings.
+        address = trim(bare);
+        bool quoted = false;
+        for (char c : address) {
+            if (c == '"') quoted = !quoted;
+            if (!quoted && (is_wsp(c) || c == '\r' || c == '\n')) {
+                no_sender("a name without an address in angle brackets");
+            }
+        }
+    }
+    require_single_line(address, "the envelope sender taken from the From field");
+    return address;
+}
+
+// ---------------------------------------------------------------- message data
+
+DataGuardBuf::DataGuardBuf(std::ostream& target) : target_(target) { out_.reserve(64 * 1024); }
+
+DataGuardBuf::int_type DataGuardBuf::overflow(int_type ch) {
+    if (!traits_type::eq_int_type(ch, traits_type::eof())) raw(traits_type::to_char_type(ch));
+    return traits_type::not_eof(ch);
+}
+
+std::streamsize DataGuardBuf::xsputn(const char* s, std::streamsize n) {
+    for (std::streamsize i = 0; i < n; ++i) raw(s[i]);
+    return n;
+}
+
+void DataGuardBuf::raw(char c) {
+    if (pending_cr_) {
+        pending_cr_ = false;
+        logical('\n');
+        if (c == '\n') return;  // CRLF: already sent
+    }
+    if (c == '\r') {
+        pending_cr_ = true;  // CRLF or a bare CR: decided by the next byte
+        return;
+    }
+    logical(c);  // a '\n' here is a bare LF
+}
+
+void DataGuardBuf::logical(char c) {
+    if (!in_header_) return emit(c);
+    if (reading_name_) {
+        if (c != ':' && c != '\n' && name_.size() < 998) {
+            name_ += c;
+            return;
+        }
+        reading_name_ = false;
+        const std::string_view name = trim(name_);
+        dropping_ = equals_nocase(name, "bcc") || equals_nocase(name, "resent-bcc");
+        if (!dropping_) {
+            for (char n : name_) emit(n);
+        }
+        name_.clear();
+    } else if (line_start_) {
+        if (c == '\n') {
+            in_header_ = false;  // the empty line: the body follows untouched
+            return emit(c);
+        }
+        if (!is_wsp(c)) {  // a new field; a folded line continues the last one
+            reading_name_ = true;
+            line_start_ = false;
+            name_ = c;
+            return;
+        }
+    }
+    line_start_ = c == '\n';
+    if (!dropping_) emit(c);
+}
+
+void DataGuardBuf::emit(char c) {
+    if (c == '\n') {
+        out_.push_back('\r');
+        out_.push_back('\n');
+    } else {
+        out_.push_back(c);
+    }
+    if (out_.size() >= 64 * 1024) drain();
+}
+
+void DataGuardBuf::drain() {
+    target_.write(out_.data(), static_cast<std::streamsize>(out_.size()));
+    out_.clear();
+}
+
+void DataGuardBuf::finish() {
+    if (pending_cr_) {
+        pending_cr_ = false;
+        logical('\n');
+    }
+    if (reading_name_) {
+        reading_name_ = false;
+        for (char n : name_) emit(n);
+        name_.clear();
+    }
+    drain();
+    target_.flush();
+}
+
+}  // namespace pocosmtp
