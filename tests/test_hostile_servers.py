@@ -233,12 +233,16 @@ def test_partial_line_then_close_raises_with_the_fragment(scripted_peer, step, b
 @pytest.mark.parametrize(("step", "before", "act", "text"), STEPS, ids=STEP_IDS)
 def test_server_resetting_at_a_step_raises_connection_reset(scripted_peer, step, before, act, text):
     peer = scripted_peer([*before, servers.RESET])
-    session = connect(peer)
+    session = None
     with pytest.raises(ConnectionResetError) as caught:
+        # A reset instead of the greeting may already be seen by the
+        # connect, which checks the socket's error state when it completes.
+        session = connect(peer)
         act(session)
     assert isinstance(caught.value, pocosmtp.ConnectionResetException)
     assert caught.value.code() == 104  # ECONNRESET
-    assert_session_ends(session)
+    if session is not None:
+        assert_session_ends(session)
     assert_interpreter_usable()
 
 
