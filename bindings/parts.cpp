@@ -46,6 +46,19 @@ std::string type_name(py::handle obj) {
     return py::str(py::type::of(obj).attr("__name__")).cast<std::string>();
 }
 
+// "<PartHandler>", or "<MyHandler (PartHandler)>" for a Python subclass of
+// the bound class Bound, which tells what the object is underneath.
+template <class Bound>
+std::string class_repr(py::handle self) {
+    auto qualname = [](py::handle cls) {
+        return py::str(cls.attr("__qualname__")).cast<std::string>();
+    };
+    py::type cls = py::type::of(self);
+    py::type bound = py::type::of<Bound>();
+    if (cls.is(bound)) return "<" + qualname(cls) + ">";
+    return "<" + qualname(cls) + " (" + qualname(bound) + ")>";
+}
+
 // ------------------------------------------------------------ Python-backed sources
 
 // Owner of each Python-subclass source that C++ owns: a MailMessage, or a
@@ -395,11 +408,13 @@ void init_parts(py::module_& m) {
                 return std::unique_ptr<PartSource>(
                     self.createPartStore(content, mediaType, filename));
             },
-            py::arg("content"), py::arg("mediaType"), py::arg("filename") = "");
+            py::arg("content"), py::arg("mediaType"), py::arg("filename") = "")
+        .def("__repr__", &class_repr<PartStoreFactory>);
 
     py::classh<FilePartStoreFactory, PartStoreFactory>(
         m, "FilePartStoreFactory", "Keeps the parts of a message being read in temporary files.")
-        .def(py::init<>());
+        .def(py::init<>())
+        .def("__repr__", &class_repr<FilePartStoreFactory>);
 
     // ------------------------------------------------------------ part handlers
 
@@ -408,7 +423,8 @@ void init_parts(py::module_& m) {
         "Receives the parts of a multipart message being read. Subclass it and define "
         "handlePart(header: MessageHeader, stream: InputStream); the stream holds the decoded "
         "part data and is valid only during the call.")
-        .def(py::init<>());
+        .def(py::init<>())
+        .def("__repr__", &class_repr<BindablePartHandler>);
 
     py::classh<BoundNullPartHandler, BindablePartHandler>(m, "NullPartHandler",
                                                           "Discards every part.")
@@ -420,7 +436,8 @@ void init_parts(py::module_& m) {
                 py::gil_scoped_release nogil;
                 self.handlePart(header, in);
             },
-            py::arg("header"), py::arg("stream"));
+            py::arg("header"), py::arg("stream"))
+        .def("__repr__", &class_repr<BoundNullPartHandler>);
 }
 
 }  // namespace pocosmtp

@@ -3,10 +3,12 @@
 //
 // Deviations from the C++ class, each deliberate (for the user docs):
 //
-//  1. Read timeout. Every session constructed from Python starts with a
-//     30 s read timeout (Poco's DEFAULT_TIMEOUT, exposed as
-//     SMTPClientSession.DEFAULT_TIMEOUT); Poco's sessions wait forever. A
-//     session built on a socket sets it on that socket, which it shares.
+//  1. Timeouts. Every session constructed from Python starts with a 30 s
+//     read timeout (Poco's DEFAULT_TIMEOUT, exposed as
+//     SMTPClientSession.DEFAULT_TIMEOUT); Poco's sessions wait forever.
+//     setTimeout() sets the send timeout too (Poco's sets only the read
+//     timeout), so a server that stops reading cannot block a send. A
+//     session built on a socket sets them on that socket, which it shares.
 //  2. Bounded connect. SMTPClientSession(host, port) connects with the same
 //     30 s limit (Poco's constructor has none): the binding connects the
 //     socket itself, choosing the address as Poco does, and builds the
@@ -17,11 +19,14 @@
 //     Name resolution itself is not bounded.
 //  3. TCP_NODELAY is set on the session's socket. No byte on the wire
 //     changes; without it Nagle and delayed ACKs cost ~40 ms per command.
-//  4. Aborted transfers. If sendMessage() fails for any reason other than
+//  4. Aborted dialogues. If sendMessage() fails for any reason other than
 //     an SMTP reply (a Python stream raising, a network error, a timeout),
 //     the server may still be inside DATA, where later bytes would complete
-//     a truncated message. The binding then closes the socket without QUIT
-//     and marks the session closed.
+//     a truncated message. Any other call that fails without a whole reply
+//     (a timeout, a reset, a reply line too long) leaves a reply, or part of
+//     one, unread, which would be taken for the answer to the next command.
+//     Either way the binding closes the socket without QUIT and marks the
+//     session closed (run_locked in session.h, send_guarded below).
 //  5. close() always ends the connection: after QUIT, or without it when
 //     the session was never opened or QUIT fails (Poco then keeps the
 //     socket open and retries QUIT in its destructor). close() on a closed
@@ -37,6 +42,27 @@
 //     out-parameter.
 //  8. Leaving a with block closes the session; when the block raised, an
 //     error from close() itself is dropped so the block's error surfaces.
+//  9. Security guards (guards.h): CR or LF in a command, its argument, an
+//     envelope address, an EHLO host name or an AUTH user name is refused
+//     before anything is sent; sendMessage() takes MAIL FROM from the From
+//     field by RFC 5322's rules (Poco cuts at the first '<'), refuses a
+//     message whose header fields would inject lines, sends every line end
+//     of the data as CRLF (no bare CR or LF can end DATA early), and never
+//     transmits a Bcc field. sendMessage(message) therefore runs Poco's
+//     public steps (sendAddresses, sendData, then the data through Poco's
+//     MailOutputStream) instead of its private sendCommands/transportMessage,
+//     with the same commands and errors.
+// 10. Reply bounds (reply_limit.h). A reply may be at most 1 MiB: Poco
+//     keeps every continuation line of a multi-line reply in one string, so
+//     an endless "250-" stream would exhaust memory (a real EHLO reply is
+//     under 2 KB); past the limit MessageException is raised. A multi-line
+//     reply cut by the end of the stream raises ConnectionAbortedException:
+//     Poco reads each end of stream as one more line of status 0 and would
+//     loop forever. A single end of stream still reads as Poco's empty
+//     reply with status 0. Either error aborts the session. The checks sit
+//     in the socket's implementation, DialogSocket's only path to the
+//     network, so they hold on sockets the binding made (all of them, from
+//     Python); they are on once a session adopts the socket.
 //
 // Known limit: Poco retries a read interrupted by a signal, so Ctrl-C during
 // a blocking call takes effect only when the call returns (at the latest
@@ -46,19 +72,27 @@
 #include <Poco/Exception.h>
 #include <Poco/Net/MailMessage.h>
 #include <Poco/Net/NetException.h>
+#include <Poco/Net/MailStream.h>
 #include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/SocketStream.h>
+#include <Poco/StreamCopier.h>
 #include <pybind11/native_enum.h>
 #include <pybind11/stl.h>
 
 #include <stdexcept>
+#include <typeinfo>
 #include <unordered_map>
 
 #include "conversions.h"
+#include "guards.h"
 #include "init.h"
+#include "message.h"
 #include "pystreams.h"
+#include "reply_limit.h"
 
 namespace pocosmtp {
 
+using Poco::Net::MailMessage;
 using Poco::Net::SMTPClientSession;
 
 // ---------------------------------------------------------------- session state
@@ -89,11 +123,66 @@ bool socket_is_open(Poco::Net::StreamSocket& socket) {
     return socket.impl()->sockfd() != POCO_INVALID_SOCKET;
 }
 
+// "<SMTPClientSession host address:port[ closed]>", shared by repr() and the
+// ResourceWarning so that the warning names the session as the user saw it.
+std::string describe(const std::string& class_name, const SessionState& state) {
+    std::string where = state.host.empty() ? state.peer : state.host + " " + state.peer;
+    return "<" + class_name + " " + where + (state.closed ? " closed>" : ">");
+}
+
+bool interpreter_finalizing() {
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsFinalizing();
+#else
+    return _Py_IsFinalizing();
+#endif
+}
+
 }  // namespace
+
+void set_timeouts(SMTPClientSession& session, const Poco::Timespan& timeout) {
+    session.setTimeout(timeout);
+    session_socket(session).setSendTimeout(timeout);
+}
 
 void forget_session(const SMTPClientSession* session) noexcept {
     std::lock_guard<std::mutex> lock(registry_mutex);
     registry().erase(session);
+}
+
+void warn_if_unclosed(const SMTPClientSession* session) noexcept {
+    // During shutdown the warnings machinery may already be torn down.
+    if (!Py_IsInitialized() || interpreter_finalizing() || !PyGILState_Check()) return;
+    std::shared_ptr<SessionState> state;
+    {
+        std::lock_guard<std::mutex> lock(registry_mutex);
+        auto found = registry().find(session);
+        if (found == registry().end()) return;  // its construction failed: nothing was open
+        state = found->second;
+    }
+    if (state->closed) return;
+
+    // The object may be freed while an exception propagates; that one must
+    // survive the warning call.
+    py::error_scope pending;
+    // pybind11 has already unlinked the Python object, so the class comes
+    // from the C++ type: a Python subclass is named by its bound base.
+    py::handle cls;
+    std::string name = "SMTPClientSession";
+    try {
+        if (const auto* info = py::detail::get_type_info(typeid(*session))) {
+            cls = reinterpret_cast<PyObject*>(info->type);
+            name = py::str(cls.attr("__qualname__")).cast<std::string>();
+        }
+    } catch (...) {
+        PyErr_Clear();  // keep the generic name
+    }
+    const std::string text = describe(name, *state);
+    if (PyErr_ResourceWarning(nullptr, 1, "unclosed %s", text.c_str()) < 0) {
+        // Warnings turned into errors: a destructor cannot raise, so report it
+        // the way Python reports an error in __del__.
+        PyErr_WriteUnraisable(cls ? cls.ptr() : Py_None);
+    }
 }
 
 std::shared_ptr<SessionState> session_state(const SMTPClientSession& session) {
@@ -114,19 +203,22 @@ Poco::Net::StreamSocket connect_socket(const std::string& host, Poco::UInt16 por
     // SocketAddress(host, port) is the very call Poco's constructor makes,
     // so the same address is picked.
     Poco::Net::SocketAddress address(host, port);
-    Poco::Net::StreamSocket socket(address.family());
+    Poco::Net::StreamSocket socket = limited_stream_socket(address.family());
     socket.connect(address, timeout);
     return socket;
 }
 
 void adopt_session(SMTPClientSession& session, std::string host) {
-    session.setTimeout(kDefaultSessionTimeout);
+    set_timeouts(session, kDefaultSessionTimeout);
     Poco::Net::DialogSocket& socket = session_socket(session);
     try {
         socket.setNoDelay(true);
     } catch (const Poco::Exception&) {
         // Not TCP (a local socket): there is no Nagle to turn off.
     }
+    // Deviation 10. A socket on Poco's own implementation (C++ code; never
+    // one built from Python) cannot be bounded and is left as Poco has it.
+    limit_replies(socket);
     auto state = std::make_shared<SessionState>();
     state->host = std::move(host);
     try {
@@ -145,6 +237,7 @@ void abort_session(SMTPClientSession& session, SessionState& state,
     } catch (...) {
         // Closing an already dead socket; nothing left to release.
     }
+    if (state.closed) return;  // the first reason is the one that explains
     state.reason = reason;
     state.closed = true;
 }
@@ -180,6 +273,54 @@ void send_guarded(SMTPClientSession& session, SessionState& state, bool no_recip
     }
 }
 
+// Poco's transportMessage() and sendMessage(istream), with the message data
+// passing through the DataGuardStream (guards.h) on its way to Poco's
+// MailOutputStream, which stuffs dots and writes the final "." line.
+template <class Write>
+void transport(SMTPClientSession& session, Write&& write) {
+    Poco::Net::DialogSocket& socket = session_socket(session);
+    Poco::Net::SocketOutputStream socketStream(socket);
+    Poco::Net::MailOutputStream mailStream(socketStream);
+    DataGuardStream guarded(mailStream);
+    write(guarded);
+    guarded.finish();
+    mailStream.close();
+    socketStream.flush();
+
+    std::string response;
+    const int status = socket.receiveStatusMessage(response);
+    if (status / 100 != 2) {
+        throw Poco::Net::SMTPException("The server rejected the message", response, status);
+    }
+}
+
+// Poco's sendMessage(message[, recipients]) as its public steps, so that the
+// envelope sender is the one envelope_sender() finds and the data is
+// guarded; the commands and errors are Poco's own (sendCommands() is
+// sendAddresses() followed by sendData(), word for word).
+void send_composed(SMTPClientSession& session, const MailMessage& message,
+                   const SMTPClientSession::Recipients* explicit_recipients) {
+    InUse busy(message_objects(message), Use::writing);
+    require_clean_message(message);
+    const std::string sender = envelope_sender(message.getSender());
+    SMTPClientSession::Recipients recipients;
+    if (explicit_recipients) {
+        recipients = *explicit_recipients;
+    } else {
+        for (const auto& recipient : message.recipients()) {
+            recipients.push_back(recipient.getAddress());
+        }
+    }
+    for (const auto& address : recipients) require_single_line(address, "a recipient address");
+    run_locked(session, [&](SessionState& state) {
+        send_guarded(session, state, recipients.empty(), [&] {
+            session.sendAddresses(sender, recipients);
+            session.sendData();
+            transport(session, [&](std::ostream& out) { message.write(out); });
+        });
+    });
+}
+
 void close_session(SMTPClientSession& session) {
     std::shared_ptr<SessionState> state = session_state(session);
     py::gil_scoped_release nogil;
@@ -205,7 +346,6 @@ void init_session(py::module_& m) {
     PyDateTime_IMPORT;
     if (!PyDateTimeAPI) throw py::error_already_set();
 
-    using Poco::Net::MailMessage;
     using Poco::Net::StreamSocket;
     using Recipients = SMTPClientSession::Recipients;
 
@@ -216,7 +356,9 @@ void init_session(py::module_& m) {
         "connect timeout by default (Poco has none), TCP_NODELAY on the socket, the\n"
         "connection aborted (no QUIT) when sending message data fails part-way, calls\n"
         "from several threads serialised, and sendCommand() returning (status, response).\n"
-        "Usable as a context manager: the with block ends with close().");
+        "Usable as a context manager: the with block ends with close(). A session\n"
+        "garbage-collected while still open emits a ResourceWarning, as an unclosed\n"
+        "socket does, and then sends QUIT.");
 
     py::native_enum<SMTPClientSession::LoginMethod>(cls, "LoginMethod", "enum.IntEnum",
                                                     "Authentication method for login().")
@@ -265,9 +407,11 @@ void init_session(py::module_& m) {
     cls.def(
         "setTimeout",
         [](SMTPClientSession& self, const Poco::Timespan& timeout) {
-            run_locked(self, [&] { self.setTimeout(timeout); }, false);
+            run_locked(self, [&] { set_timeouts(self, timeout); }, false);
         },
-        py::arg("timeout"), "Sets the timeout (datetime.timedelta) for socket read operations.");
+        py::arg("timeout"),
+        "Sets the timeout (datetime.timedelta) for socket read operations and, unlike Poco,\n"
+        "for writes too, so a server that stops reading cannot block a send forever.");
     cls.def(
         "getTimeout",
         [](SMTPClientSession& self) {
@@ -289,6 +433,7 @@ void init_session(py::module_& m) {
     cls.def(
         "login",
         [](SMTPClientSession& self, const std::string& hostname) {
+            require_single_line(hostname, "the host name for EHLO");
             run_locked(self, [&] { self.login(hostname); });
         },
         py::arg("hostname"),
@@ -298,6 +443,8 @@ void init_session(py::module_& m) {
         [](SMTPClientSession& self, const std::string& hostname,
            SMTPClientSession::LoginMethod loginMethod, const std::string& username,
            const std::string& password) {
+            require_single_line(hostname, "the host name for EHLO");
+            require_single_line(username, "the user name");
             run_locked(self, [&] { self.login(hostname, loginMethod, username, password); });
         },
         py::arg("hostname"), py::arg("loginMethod"), py::arg("username"), py::arg("password"),
@@ -308,6 +455,7 @@ void init_session(py::module_& m) {
         "login",
         [](SMTPClientSession& self, SMTPClientSession::LoginMethod loginMethod,
            const std::string& username, const std::string& password) {
+            require_single_line(username, "the user name");
             run_locked(self, [&] { self.login(loginMethod, username, password); });
         },
         py::arg("loginMethod"), py::arg("username"), py::arg("password"),
@@ -316,6 +464,7 @@ void init_session(py::module_& m) {
     cls.def(
         "sendCommand",
         [](SMTPClientSession& self, const std::string& command) {
+            require_single_line(command, "the command");
             std::string response;
             int status = run_locked(self, [&] { return self.sendCommand(command, response); });
             return py::make_tuple(status, response);
@@ -326,6 +475,8 @@ void init_session(py::module_& m) {
     cls.def(
         "sendCommand",
         [](SMTPClientSession& self, const std::string& command, const std::string& arg) {
+            require_single_line(command, "the command");
+            require_single_line(arg, "the command's argument");
             std::string response;
             int status =
                 run_locked(self, [&] { return self.sendCommand(command, arg, response); });
@@ -337,6 +488,10 @@ void init_session(py::module_& m) {
     cls.def(
         "sendAddresses",
         [](SMTPClientSession& self, const std::string& from, const Recipients& recipients) {
+            require_single_line(from, "the sender address");
+            for (const auto& address : recipients) {
+                require_single_line(address, "a recipient address");
+            }
             run_locked(self, [&] { self.sendAddresses(from, recipients); });
         },
         py::arg("from_"), py::arg("recipients"),
@@ -351,10 +506,7 @@ void init_session(py::module_& m) {
     cls.def(
         "sendMessage",
         [](SMTPClientSession& self, const MailMessage& message) {
-            run_locked(self, [&](SessionState& state) {
-                send_guarded(self, state, message.recipients().empty(),
-                             [&] { self.sendMessage(message); });
-            });
+            send_composed(self, message, nullptr);
         },
         py::arg("message"),
         "Sends MAIL FROM, RCPT TO for each of the message's recipients, DATA, and the\n"
@@ -362,10 +514,7 @@ void init_session(py::module_& m) {
     cls.def(
         "sendMessage",
         [](SMTPClientSession& self, const MailMessage& message, const Recipients& recipients) {
-            run_locked(self, [&](SessionState& state) {
-                send_guarded(self, state, recipients.empty(),
-                             [&] { self.sendMessage(message, recipients); });
-            });
+            send_composed(self, message, &recipients);
         },
         py::arg("message"), py::arg("recipients"),
         "Like sendMessage(message), with RCPT TO for the given addresses instead of\n"
@@ -375,7 +524,11 @@ void init_session(py::module_& m) {
         [](SMTPClientSession& self, py::object istr) {
             PyInputStream in(std::move(istr));
             run_locked(self, [&](SessionState& state) {
-                send_guarded(self, state, false, [&] { self.sendMessage(in); });
+                send_guarded(self, state, false, [&] {
+                    transport(self, [&](std::ostream& out) {
+                        Poco::StreamCopier::copyStream(in, out, kChunk);
+                    });
+                });
             });
         },
         py::arg("istr"),
@@ -408,10 +561,8 @@ void init_session(py::module_& m) {
         "Calls close(). If the with block raised, an error from close() is dropped.");
     cls.def("__repr__", [](py::handle self) {
         const auto& session = self.cast<const SMTPClientSession&>();
-        std::shared_ptr<SessionState> state = session_state(session);
-        std::string where = state->host.empty() ? state->peer : state->host + " " + state->peer;
-        return "<" + py::str(py::type::of(self).attr("__qualname__")).cast<std::string>() + " " +
-               where + (state->closed ? " closed>" : ">");
+        return describe(py::str(py::type::of(self).attr("__qualname__")).cast<std::string>(),
+                        *session_state(session));
     });
 }
 

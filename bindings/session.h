@@ -14,7 +14,9 @@
 // Per-session state. Poco's session has no room for what the binding needs,
 // so a SessionState lives in a side table keyed by the session's address
 // (as Poco::Net::SMTPClientSession*). make_session() registers it, the
-// holder's deleter removes it. It holds:
+// holder's deleter removes it, after a ResourceWarning if the session is
+// still open (Python has no finalizer hook for pybind11 objects, so the
+// deleter, run when Python frees the object, is the one place). It holds:
 //   - mutex: serialises every network call on one session; it is always
 //     taken with the GIL released (run_locked does both), so a thread
 //     waiting for it never blocks the interpreter;
@@ -24,7 +26,8 @@
 //     that needs the name (STARTTLS: SNI and certificate host check) must
 //     take it from here, not from Poco's protected host();
 //   - closed / reason: set by close() and by an abort; every later network
-//     call raises instead of talking to a dead or desynchronised socket.
+//     call raises instead of talking to a dead or desynchronised socket,
+//     and only a session never closed warns when freed.
 //
 // Typical use in a binding (GIL held on entry):
 //
@@ -33,7 +36,9 @@
 //     })
 #pragma once
 
+#include <Poco/Exception.h>
 #include <Poco/Net/DialogSocket.h>
+#include <Poco/Net/NetException.h>
 #include <Poco/Net/SMTPClientSession.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Timespan.h>
@@ -65,10 +70,16 @@ struct SessionState {
 // Removes the session's state; called by the holder before deletion.
 void forget_session(const Poco::Net::SMTPClientSession* session) noexcept;
 
+// Emits "unclosed <SMTPClientSession ...>" (ResourceWarning) if the session
+// was never closed, as Python does for a socket; called by the holder before
+// forget_session(). Does nothing unless this thread holds the GIL.
+void warn_if_unclosed(const Poco::Net::SMTPClientSession* session) noexcept;
+
 // Releases the GIL (when this thread holds it) around the delete.
 struct ReleaseGilDelete {
     template <class T>
     void operator()(T* session) const noexcept {
+        warn_if_unclosed(session);
         forget_session(session);
         if (PyGILState_Check()) {
             py::gil_scoped_release nogil;
@@ -95,6 +106,11 @@ Poco::Net::DialogSocket& session_socket(Poco::Net::SMTPClientSession& session);
 Poco::Net::StreamSocket connect_socket(const std::string& host, Poco::UInt16 port,
                                        const Poco::Timespan& timeout = kDefaultSessionTimeout);
 
+// Poco's setTimeout() (the read timeout) plus the same send timeout on the
+// session's socket: a server that stops reading must not block a send
+// forever. Call with the session's lock held or before the session is shared.
+void set_timeouts(Poco::Net::SMTPClientSession& session, const Poco::Timespan& timeout);
+
 // Applies the binding's defaults to a fresh session (read timeout, TCP_NODELAY)
 // and registers its state. Defined below for any session class.
 void adopt_session(Poco::Net::SMTPClientSession& session, std::string host);
@@ -120,6 +136,11 @@ void check_not_closed(const SessionState& state);
 // after checking that the session is still usable. Call with the GIL held;
 // anything f() returns must be a C++ value (Python objects need the GIL).
 // Pass check_closed = false for calls that stay valid on a closed session.
+//
+// A Poco error that is not a complete SMTP reply (a timeout, a reset, a line
+// too long to read whole) leaves the dialogue out of step: part of a reply,
+// or a late one, may still arrive and would be read as the answer to the
+// next command. The session is then aborted (closed without QUIT).
 template <class F>
 decltype(auto) run_locked(Poco::Net::SMTPClientSession& session, F&& f,
                           bool check_closed = true) {
@@ -127,10 +148,21 @@ decltype(auto) run_locked(Poco::Net::SMTPClientSession& session, F&& f,
     py::gil_scoped_release nogil;
     std::lock_guard<std::mutex> lock(state->mutex);
     if (check_closed) check_not_closed(*state);
-    if constexpr (std::is_invocable_v<F&, SessionState&>) {
-        return f(*state);
-    } else {
-        return f();
+    try {
+        if constexpr (std::is_invocable_v<F&, SessionState&>) {
+            return f(*state);
+        } else {
+            return f();
+        }
+    } catch (const Poco::Net::SMTPException&) {
+        throw;  // a whole reply was read
+    } catch (const Poco::InvalidArgumentException&) {
+        throw;  // refused by Poco before it waited for a reply
+    } catch (const Poco::IllegalStateException&) {
+        throw;  // the session was closed already
+    } catch (const Poco::Exception& error) {
+        abort_session(session, *state, "the dialogue broke off: " + error.displayText());
+        throw;
     }
 }
 

@@ -17,6 +17,7 @@
 // once the call returns. Set a receive timeout to bound the wait.
 #include "conversions.h"
 #include "init.h"
+#include "reply_limit.h"
 
 #include <Poco/Net/IPAddress.h>
 #include <Poco/Net/SocketAddress.h>
@@ -185,11 +186,19 @@ void bind_socket(py::module_& m) {
 }
 
 void bind_stream_socket(py::module_& m) {
+    // Poco's constructors, on the implementation that bounds a reply once a
+    // session adopts the socket (reply_limit.h); until then it reads as Poco's.
     py::class_<StreamSocket, Socket>(m, "StreamSocket", "Poco::Net::StreamSocket: a TCP client.")
-        .def(py::init<>(), "An unconnected socket; connect() it before use.")
-        .def(py::init<const SocketAddress&>(), py::arg("address"), release_gil(),
-             "Connects to address.")
-        .def(py::init<SocketAddress::Family>(), py::arg("family"),
+        .def(py::init([] { return limited_stream_socket(); }),
+             "An unconnected socket; connect() it before use.")
+        .def(py::init([](const SocketAddress& address) {
+                 StreamSocket socket = limited_stream_socket(address.family());
+                 socket.connect(address);
+                 return socket;
+             }),
+             py::arg("address"), release_gil(), "Connects to address.")
+        .def(py::init([](SocketAddress::Family family) { return limited_stream_socket(family); }),
+             py::arg("family"),
              "An unconnected socket of the given family, for options set before connect().")
         .def("connect", py::overload_cast<const SocketAddress&>(&StreamSocket::connect),
              py::arg("address"), release_gil())

@@ -74,6 +74,7 @@
 #include "conversions.h"
 #include "init.h"
 #include "pystreams.h"
+#include "reply_limit.h"
 #include "session.h"
 
 // Context is reference counted inside (Poco::RefCountedObject): AutoPtr as
@@ -273,11 +274,14 @@ bool start_tls(SecureSMTPClientSession& session, Context::Ptr context) {
         const std::string checked = name.empty() ? socket.peerAddress().host().toString() : name;
         try {
             with_certificate_errors(checked, [&] {
-                SecureStreamSocket secure = SecureStreamSocket::attach(socket, name, context);
+                SecureStreamSocket secure = attach_limited(socket, name, context);
                 complete_and_verify(secure, session.getTimeout());
                 // Assigning also empties the dialogue's read buffer, so nothing
                 // the server sent in plain text can pass for a reply under TLS.
                 socket = secure;
+                // The new implementation starts unlimited, as any socket does
+                // (session.cpp, deviation 10).
+                limit_replies(socket);
             });
         } catch (...) {
             abort_session(session, state, "the TLS handshake after STARTTLS failed");
@@ -675,6 +679,26 @@ void bind_certificate(py::module_& m) {
     });
 }
 
+// Poco's SecureStreamSocket constructors, on the implementation that bounds a
+// reply once a session adopts the socket (reply_limit.h): the same steps
+// (Context, peer host name, connect) through the public interface.
+std::unique_ptr<SecureStreamSocket> secure_socket(Context::Ptr context) {
+    return std::make_unique<SecureStreamSocket>(limited_secure_socket(context));
+}
+
+std::unique_ptr<SecureStreamSocket> secure_socket(Context::Ptr context,
+                                                  const std::string& hostName) {
+    std::unique_ptr<SecureStreamSocket> socket = secure_socket(context);
+    socket->setPeerHostName(hostName);
+    return socket;
+}
+
+std::unique_ptr<SecureStreamSocket> connect_to(std::unique_ptr<SecureStreamSocket> socket,
+                                               const SocketAddress& address) {
+    socket->connect(address);
+    return socket;
+}
+
 void bind_socket(py::module_& m) {
     py::class_<SecureStreamSocket, StreamSocket> cls(
         m, "SecureStreamSocket",
@@ -692,27 +716,26 @@ void bind_socket(py::module_& m) {
     cls.attr("ERR_SSL_WANT_WRITE") = static_cast<int>(SecureStreamSocket::ERR_SSL_WANT_WRITE);
 
     // Unconnected sockets, for connect() later.
-    cls.def(py::init([] { return std::make_unique<SecureStreamSocket>(default_client_context()); }),
+    cls.def(py::init([] { return secure_socket(default_client_context()); }),
             "An unconnected socket with the default Context.");
     cls.def(py::init([](Context::Ptr pContext) {
-                return std::make_unique<SecureStreamSocket>(or_default(pContext));
+                return secure_socket(or_default(pContext));
             }),
             py::arg("pContext"), "An unconnected socket with the given Context.");
     cls.def(py::init([](const std::string& hostName) {
-                return std::make_unique<SecureStreamSocket>(hostName, default_client_context());
+                return secure_socket(default_client_context(), hostName);
             }),
             py::arg("hostName"),
             "An unconnected socket that will use hostName for SNI and the certificate check.");
     cls.def(py::init([](const std::string& hostName, Context::Ptr pContext) {
-                return std::make_unique<SecureStreamSocket>(hostName, or_default(pContext));
+                return secure_socket(or_default(pContext), hostName);
             }),
             py::arg("hostName"), py::arg("pContext"));
 
     // Connecting sockets.
     cls.def(py::init([](const SocketAddress& address) {
                 return connected(address.host().toString(), [&] {
-                    return std::make_unique<SecureStreamSocket>(address,
-                                                                default_client_context());
+                    return connect_to(secure_socket(default_client_context()), address);
                 });
             }),
             py::arg("address"),
@@ -720,14 +743,14 @@ void bind_socket(py::module_& m) {
             "address (no host name is known).");
     cls.def(py::init([](const SocketAddress& address, Context::Ptr pContext) {
                 return connected(address.host().toString(), [&] {
-                    return std::make_unique<SecureStreamSocket>(address, or_default(pContext));
+                    return connect_to(secure_socket(or_default(pContext)), address);
                 });
             }),
             py::arg("address"), py::arg("pContext"));
     cls.def(py::init([](const SocketAddress& address, const std::string& hostName) {
                 return connected(hostName, [&] {
-                    return std::make_unique<SecureStreamSocket>(address, hostName,
-                                                                default_client_context());
+                    return connect_to(secure_socket(default_client_context(), hostName),
+                                      address);
                 });
             }),
             py::arg("address"), py::arg("hostName"),
@@ -736,8 +759,7 @@ void bind_socket(py::module_& m) {
     cls.def(py::init([](const SocketAddress& address, const std::string& hostName,
                         Context::Ptr pContext) {
                 return connected(hostName, [&] {
-                    return std::make_unique<SecureStreamSocket>(address, hostName,
-                                                                or_default(pContext));
+                    return connect_to(secure_socket(or_default(pContext), hostName), address);
                 });
             }),
             py::arg("address"), py::arg("hostName"), py::arg("pContext"));
@@ -755,7 +777,9 @@ void bind_socket(py::module_& m) {
         [](const StreamSocket& streamSocket, Context::Ptr pContext) {
             std::string host = streamSocket.peerAddress().host().toString();
             return attached(host, [&] {
-                return SecureStreamSocket::attach(streamSocket, or_default(pContext));
+                // Poco's attach() without a name leaves the peer host name
+                // empty, as this does.
+                return attach_limited(streamSocket, std::string(), or_default(pContext));
             });
         },
         py::arg("streamSocket"), py::arg("pContext") = Context::Ptr(),
@@ -766,8 +790,7 @@ void bind_socket(py::module_& m) {
         [](const StreamSocket& streamSocket, const std::string& peerHostName,
            Context::Ptr pContext) {
             return attached(peerHostName, [&] {
-                return SecureStreamSocket::attach(streamSocket, peerHostName,
-                                                  or_default(pContext));
+                return attach_limited(streamSocket, peerHostName, or_default(pContext));
             });
         },
         py::arg("streamSocket"), py::arg("peerHostName"), py::arg("pContext") = Context::Ptr(),

@@ -112,7 +112,10 @@ def cut_client_sockets(server_port: int) -> int:
 def run_isolated(source: str, limit: float) -> dict[str, Any]:
     """Runs source in a child interpreter; returns the dict it passed to report()."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), env.get("PYTHONPATH")) if p)
+    # Absolute entries: the child runs in tests/, where a relative
+    # PYTHONPATH=python would miss the working tree's package.
+    inherited = [os.path.abspath(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS), *inherited])
     try:
         done = subprocess.run(
             [sys.executable, "-c", _PRELUDE + source],

@@ -279,9 +279,9 @@ def test_only_line_ends_change(scripted_peer):
 @pytest.mark.postfix
 def test_postfix_receives_one_message_whatever_the_line_ends(tmp_path):
     import tls_servers
-    from test_tls import Pki, trusting
+    from test_tls import trusting
 
-    pki = Pki(tmp_path)
+    pki = tls_servers.Pki(tmp_path)
     postfix = tls_servers.Postfix(pki.issue("localhost", "127.0.0.1"))
     try:
         postfix.start()

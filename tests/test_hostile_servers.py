@@ -355,6 +355,10 @@ def test_stall_at_a_step_times_out_within_the_timeout(scripted_peer, step, befor
     assert_interpreter_usable()
 
 
+@pytest.mark.skipif(
+    bounded.under_sanitizer(),
+    reason="timed: ASan slows the ~9 MB write enough to overrun the bound on a busy machine",
+)
 def test_server_that_stops_reading_during_the_data_times_out(scripted_peer):
     # The server accepts DATA, then neither reads nor answers while the
     # client writes ~9 MB: more than the socket buffers hold, so the client

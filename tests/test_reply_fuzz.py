@@ -150,9 +150,10 @@ def play(script: list[Any], calls: list[str]) -> None:
     try:
         # Each call waits for at most one read timeout before it raises.
         limit = (len(calls) + 2) * TIMEOUT + 3
-        outcome = bounded.call_bounded(
-            run, limit, rescue=lambda: bounded.cut_client_sockets(peer.port)
-        )
+        def rescue() -> None:
+            bounded.cut_client_sockets(peer.port)
+
+        outcome = bounded.call_bounded(run, limit, rescue=rescue)
         if outcome.error is not None:
             raise AssertionError(
                 f"{type(outcome.error).__name__} escaped: {outcome.error!r}"
@@ -185,7 +186,7 @@ def test_random_reply_streams_never_crash_hang_or_escape(script, calls):
 def test_the_fuzzer_leaks_no_descriptors():
     # Runs after the fuzz test in file order; a fresh batch of examples here
     # would double the time, so this replays a fixed sample instead.
-    sample = [
+    sample: list[tuple[list[Any], list[str]]] = [
         ([b"220 hi\r\n", (b"250 a", servers.CLOSE)], ["login(host)"]),
         ([b"220 hi\r\n", servers.RESET], ["sendCommand(NOOP)", "sendData"]),
         ([b"\x00\xff\r\n"], ["login(AUTH_LOGIN)"]),

@@ -88,8 +88,7 @@ def test_login_without_hostname_uses_the_node_name(scripted_peer):
 
 def test_negative_greeting_raises_with_the_code(scripted_peer):
     peer = scripted_peer(["554 5.3.2 too busy"])
-    session = session_for(peer)
-    with pytest.raises(pocosmtp.SMTPException) as caught:
+    with session_for(peer) as session, pytest.raises(pocosmtp.SMTPException) as caught:
         session.login("client.example")
     assert caught.value.code() == 554
     assert "too busy" in str(caught.value)
@@ -98,8 +97,7 @@ def test_negative_greeting_raises_with_the_code(scripted_peer):
 
 def test_refused_helo_raises_with_the_code(scripted_peer):
     peer = scripted_peer([GREETING, "500 no EHLO", "550 no HELO either"])
-    session = session_for(peer)
-    with pytest.raises(pocosmtp.SMTPException) as caught:
+    with session_for(peer) as session, pytest.raises(pocosmtp.SMTPException) as caught:
         session.login("client.example")
     assert caught.value.code() == 550
     assert "no HELO either" in str(caught.value)
@@ -143,21 +141,21 @@ def test_stream_without_final_line_break_is_terminated(scripted_peer):
 
 def test_rejected_recipient_raises_550_with_the_reply(scripted_peer):
     peer = scripted_peer([GREETING, "250 ok", "250 sender ok", "550 5.1.1 <c@d>: no such user"])
-    session = session_for(peer)
-    session.login("client.example")
-    with pytest.raises(pocosmtp.SMTPException) as caught:
-        session.sendAddresses("a@b", ["c@d"])
+    with session_for(peer) as session:
+        session.login("client.example")
+        with pytest.raises(pocosmtp.SMTPException) as caught:
+            session.sendAddresses("a@b", ["c@d"])
     assert caught.value.code() == 550
     assert "no such user" in str(caught.value)
-    assert peer.lines[-1] == "RCPT TO: <c@d>"
+    assert peer.lines[-2:] == ["RCPT TO: <c@d>", "QUIT"]
 
 
 def test_refused_data_raises(scripted_peer):
     peer = scripted_peer([GREETING, "250 ok", "554 5.5.1 no valid recipients"])
-    session = session_for(peer)
-    session.login("client.example")
-    with pytest.raises(pocosmtp.SMTPException) as caught:
-        session.sendData()
+    with session_for(peer) as session:
+        session.login("client.example")
+        with pytest.raises(pocosmtp.SMTPException) as caught:
+            session.sendData()
     assert caught.value.code() == 554
 
 

@@ -729,7 +729,7 @@ class NameValueCollection(metaclass=pybind11_type):
     def __setitem__(self, name: str, value: str) -> None: ...
     def add(self, name: str, value: str) -> None:
         """
-        Adds a pair, even if the name exists already.
+        Adds a pair, even if the name exists already; checked as set() is.
         """
     def clear(self) -> None: ...
     def empty(self) -> bool: ...
@@ -755,7 +755,7 @@ class NameValueCollection(metaclass=pybind11_type):
         """
     def set(self, name: str, value: str) -> None:
         """
-        Sets the value of the first pair with this name, or adds one.
+        Sets the value of the first pair with this name, or adds one. Unlike Poco, a value with CR or LF, or a name that is not a header field name, raises InvalidArgumentException (a ValueError).
         """
     def size(self) -> int: ...
     def swap(self, nvc: NameValueCollection) -> None: ...
@@ -955,6 +955,7 @@ class PartStoreFactory(metaclass=pybind11_type):
     Makes the PartSource that keeps each part of a message being read. Subclass it in Python by defining createPartStore(content: bytes, mediaType, filename) returning a new PartSource (the message takes it over).
     """
     def __init__(self) -> None: ...
+    def __repr__(self) -> str: ...
     def createPartStore(self, content: bytes, mediaType: str, filename: str = "") -> PartSource: ...
 
 class FilePartStoreFactory(PartStoreFactory):
@@ -962,18 +963,21 @@ class FilePartStoreFactory(PartStoreFactory):
     Keeps the parts of a message being read in temporary files.
     """
     def __init__(self) -> None: ...
+    def __repr__(self) -> str: ...
 
 class PartHandler(metaclass=pybind11_type):
     """
     Receives the parts of a multipart message being read. Subclass it and define handlePart(header: MessageHeader, stream: InputStream); the stream holds the decoded part data and is valid only during the call.
     """
     def __init__(self) -> None: ...
+    def __repr__(self) -> str: ...
 
 class NullPartHandler(PartHandler):
     """
     Discards every part.
     """
     def __init__(self) -> None: ...
+    def __repr__(self) -> str: ...
     def handlePart(self, header: MessageHeader, stream: InputStream) -> None: ...
 
 class MailRecipient(metaclass=pybind11_type):
@@ -997,7 +1001,10 @@ class MailRecipient(metaclass=pybind11_type):
     @typing.overload
     def __init__(self, type: MailRecipient.RecipientType, address: str) -> None: ...
     @typing.overload
-    def __init__(self, type: MailRecipient.RecipientType, address: str, realName: str) -> None: ...
+    def __init__(self, type: MailRecipient.RecipientType, address: str, realName: str) -> None:
+        """
+        CR or LF in address or realName raises InvalidArgumentException (a ValueError).
+        """
     def __repr__(self) -> str: ...
     def getAddress(self) -> str: ...
     def getRealName(self) -> str: ...
@@ -1185,7 +1192,9 @@ class SMTPClientSession(metaclass=pybind11_type):
     connect timeout by default (Poco has none), TCP_NODELAY on the socket, the
     connection aborted (no QUIT) when sending message data fails part-way, calls
     from several threads serialised, and sendCommand() returning (status, response).
-    Usable as a context manager: the with block ends with close().
+    Usable as a context manager: the with block ends with close(). A session
+    garbage-collected while still open emits a ResourceWarning, as an unclosed
+    socket does, and then sends QUIT.
     """
     class LoginMethod(enum.IntEnum):
         """
@@ -1325,7 +1334,8 @@ class SMTPClientSession(metaclass=pybind11_type):
         """
     def setTimeout(self, timeout: datetime.timedelta) -> None:
         """
-        Sets the timeout (datetime.timedelta) for socket read operations.
+        Sets the timeout (datetime.timedelta) for socket read operations and, unlike Poco,
+        for writes too, so a server that stops reading cannot block a send forever.
         """
 
 class X509Certificate(metaclass=pybind11_type):

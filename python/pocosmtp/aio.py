@@ -14,7 +14,8 @@ stopped half way inside Poco, so it is left to finish in its thread (at the
 latest after the session's read timeout), the session is then closed, and
 every later call raises ``IllegalStateException`` at once. ``close()`` (and
 leaving ``async with``) waits until that has happened. A session is never
-reused in an unknown state.
+reused in an unknown state. A cancelled ``connect()`` closes the session its
+thread still makes.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ def _default_executor() -> ThreadPoolExecutor:
         return _pool
 
 
+def _close_unclaimed(executor: Executor, connecting: asyncio.Future[Any]) -> None:
+    if not connecting.cancelled() and connecting.exception() is None:
+        executor.submit(connecting.result().close)
+
+
 class AsyncSession:
     """Wraps a connected ``SMTPClientSession`` (or ``SecureSMTPClientSession``)."""
 
@@ -67,7 +73,14 @@ class AsyncSession:
         make = session_class or _pocosmtp.SMTPClientSession
         loop = asyncio.get_running_loop()
         executor = executor or _default_executor()
-        session = await loop.run_in_executor(executor, make, host, port)
+        connecting = loop.run_in_executor(executor, make, host, port)
+        try:
+            session = await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            # The connect goes on in its thread; close the session it makes
+            # rather than leave it to the garbage collector (ResourceWarning).
+            connecting.add_done_callback(functools.partial(_close_unclaimed, executor))
+            raise
         return cls(session, executor)
 
     async def _call(self, name: str, *args: Any) -> Any:

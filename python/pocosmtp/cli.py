@@ -191,9 +191,9 @@ def _open_session(args: argparse.Namespace, credentials: Credentials) -> Any:
         session = _step(f"connect {where}", pocosmtp.SecureSMTPClientSession, args.host, args.port)
     else:
         session = _step(f"connect {where}", SMTPClientSession, args.host, args.port)
-    session.setTimeout(timeout)
 
     try:
+        session.setTimeout(timeout)
         if args.starttls:
             assert isinstance(session, pocosmtp.SecureSMTPClientSession)  # for type checkers
             _step("EHLO (before STARTTLS)", session.login)
