@@ -80,16 +80,19 @@ struct type_caster<Poco::Timestamp> {
                 "naive datetime: give it a tzinfo (e.g. datetime.timezone.utc) so the "
                 "instant is unambiguous");
         }
-        object epoch = module_::import("datetime").attr("datetime")(
-            1970, 1, 1, arg("tzinfo") = module_::import("datetime").attr("timezone").attr("utc"));
+        object epoch =
+            module_::import("datetime")
+                .attr("datetime")(
+                    1970, 1, 1,
+                    arg("tzinfo") = module_::import("datetime").attr("timezone").attr("utc"));
         value = Poco::Timestamp(timedelta_microseconds(src - epoch));
         return true;
     }
 
     static handle cast(const Poco::Timestamp& ts, return_value_policy, handle) {
         object dt = module_::import("datetime");
-        object epoch = dt.attr("datetime")(1970, 1, 1,
-                                           arg("tzinfo") = dt.attr("timezone").attr("utc"));
+        object epoch =
+            dt.attr("datetime")(1970, 1, 1, arg("tzinfo") = dt.attr("timezone").attr("utc"));
         return (epoch + microseconds_to_timedelta(ts.epochMicroseconds())).release();
     }
 };

@@ -135,9 +135,12 @@ std::string envelope_sender(const std::string& from) {
         } else if (c == '(') {
             int depth = 1;
             for (++i; i < from.size() && depth > 0; ++i) {
-                if (from[i] == '\\') ++i;
-                else if (from[i] == '(') ++depth;
-                else if (from[i] == ')') --depth;
+                if (from[i] == '\\')
+                    ++i;
+                else if (from[i] == '(')
+                    ++depth;
+                else if (from[i] == ')')
+                    --depth;
             }
             if (depth > 0) no_sender("a comment is not closed");
             --i;

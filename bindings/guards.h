@@ -76,7 +76,7 @@ private:
 
     std::ostream& target_;
     std::vector<char> out_;
-    std::string name_;       // a header field name being read
+    std::string name_;  // a header field name being read
     bool pending_cr_ = false;
     bool in_header_ = true;
     bool line_start_ = true;

@@ -133,8 +133,7 @@ void init_header(py::module_& m) {
                 return it->second;
             },
             py::arg("name"))
-        .def("__setitem__", guarded(&NameValueCollection::set), py::arg("name"),
-             py::arg("value"))
+        .def("__setitem__", guarded(&NameValueCollection::set), py::arg("name"), py::arg("value"))
         .def(
             "__delitem__",
             [](NameValueCollection& self, const std::string& name) {

@@ -133,8 +133,7 @@ void init_message(py::module_& m) {
             },
             py::arg("address"))
         .def("getRealName", &MailRecipient::getRealName)
-        .def("setRealName",
-             header_text(&MailRecipient::setRealName, "the recipient's real name"),
+        .def("setRealName", header_text(&MailRecipient::setRealName, "the recipient's real name"),
              py::arg("realName"))
         .def("swap", &MailRecipient::swap, py::arg("recipient"))
         .def("__eq__",
@@ -229,8 +228,7 @@ void init_message(py::module_& m) {
                 return MailMessage::Recipients(self.recipients());
             },
             "A list of copies of the recipients.")
-        .def("setSubject", header_text(&MailMessage::setSubject, "the subject"),
-             py::arg("subject"),
+        .def("setSubject", header_text(&MailMessage::setSubject, "the subject"), py::arg("subject"),
              "ASCII only; encode other text with encodeWord().")
         .def("getSubject", looks<NVC>(&MailMessage::getSubject))
         .def("setSender", header_text(&MailMessage::setSender, "the sender"), py::arg("sender"),

@@ -69,9 +69,7 @@ public:
 }  // namespace
 
 // StreamSocket(SocketImpl*) takes over the new implementation's only reference.
-StreamSocket limited_stream_socket() {
-    return StreamSocket(new LimitedStreamImpl());
-}
+StreamSocket limited_stream_socket() { return StreamSocket(new LimitedStreamImpl()); }
 
 StreamSocket limited_stream_socket(Poco::Net::SocketAddress::Family family) {
     return StreamSocket(new LimitedStreamImpl(family));
@@ -85,8 +83,8 @@ SecureStreamSocket limited_secure_socket(Context::Ptr context) {
 
 SecureStreamSocket attach_limited(const StreamSocket& socket, const std::string& peerHostName,
                                   Context::Ptr context) {
-    auto* impl = new LimitedSecureImpl(
-        static_cast<Poco::Net::StreamSocketImpl*>(socket.impl()), context);
+    auto* impl =
+        new LimitedSecureImpl(static_cast<Poco::Net::StreamSocketImpl*>(socket.impl()), context);
     SecureStreamSocket result(StreamSocket{impl});
     result.setPeerHostName(peerHostName);
     impl->handshake();

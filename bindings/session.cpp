@@ -71,8 +71,8 @@
 
 #include <Poco/Exception.h>
 #include <Poco/Net/MailMessage.h>
-#include <Poco/Net/NetException.h>
 #include <Poco/Net/MailStream.h>
+#include <Poco/Net/NetException.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/SocketStream.h>
 #include <Poco/StreamCopier.h>
@@ -379,9 +379,8 @@ void init_session(py::module_& m) {
 
     // ------------------------------------------------------------ construction
 
-    cls.def(py::init([](const StreamSocket& socket) {
-                return make_session<SMTPClientSession>(socket);
-            }),
+    cls.def(py::init(
+                [](const StreamSocket& socket) { return make_session<SMTPClientSession>(socket); }),
             py::arg("socket"),
             "Creates the session on a socket already connected to an SMTP server.\n\n"
             "The session shares the socket; its read timeout is set to DEFAULT_TIMEOUT\n"
@@ -422,8 +421,7 @@ void init_session(py::module_& m) {
     // ------------------------------------------------------------ dialogue
 
     cls.def(
-        "open",
-        [](SMTPClientSession& self) { run_locked(self, [&] { self.open(); }); },
+        "open", [](SMTPClientSession& self) { run_locked(self, [&] { self.open(); }); },
         "Reads the server's greeting; raises SMTPException unless it is positive.\n\n"
         "Usually called by login(). Does nothing if called more than once.");
 
@@ -478,8 +476,7 @@ void init_session(py::module_& m) {
             require_single_line(command, "the command");
             require_single_line(arg, "the command's argument");
             std::string response;
-            int status =
-                run_locked(self, [&] { return self.sendCommand(command, arg, response); });
+            int status = run_locked(self, [&] { return self.sendCommand(command, arg, response); });
             return py::make_tuple(status, response);
         },
         py::arg("command"), py::arg("arg"),

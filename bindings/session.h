@@ -62,9 +62,9 @@ inline const Poco::Timespan kDefaultSessionTimeout(30, 0);
 struct SessionState {
     std::mutex mutex;
     std::string host;
-    std::string peer;                  // "address:port" at construction, for repr()
+    std::string peer;                 // "address:port" at construction, for repr()
     std::atomic<bool> closed{false};  // read without the mutex by repr()
-    std::string reason;                // why it is closed; guarded by mutex
+    std::string reason;               // why it is closed; guarded by mutex
 };
 
 // Removes the session's state; called by the holder before deletion.
@@ -142,8 +142,7 @@ void check_not_closed(const SessionState& state);
 // or a late one, may still arrive and would be read as the answer to the
 // next command. The session is then aborted (closed without QUIT).
 template <class F>
-decltype(auto) run_locked(Poco::Net::SMTPClientSession& session, F&& f,
-                          bool check_closed = true) {
+decltype(auto) run_locked(Poco::Net::SMTPClientSession& session, F&& f, bool check_closed = true) {
     std::shared_ptr<SessionState> state = session_state(session);
     py::gil_scoped_release nogil;
     std::lock_guard<std::mutex> lock(state->mutex);

@@ -75,7 +75,8 @@ PyReadBuf::int_type PyReadBuf::underflow() {
     if (readinto_) {
         py::object n = readinto_(window_);
         if (n.is_none()) {
-            throw py::value_error("readinto() returned None: non-blocking sources are not supported");
+            throw py::value_error(
+                "readinto() returned None: non-blocking sources are not supported");
         }
         got = n.cast<std::size_t>();
         if (got > buffer_.size()) throw py::value_error("readinto() reported more bytes than fit");

@@ -110,8 +110,7 @@ class RecordingRejectHandler : public Poco::Net::RejectCertificateHandler {
 public:
     RecordingRejectHandler() : RejectCertificateHandler(false) {}
 
-    void onInvalidCertificate(const void* sender,
-                              Poco::Net::VerificationErrorArgs& args) override {
+    void onInvalidCertificate(const void* sender, Poco::Net::VerificationErrorArgs& args) override {
         // With VERIFY_NONE OpenSSL reports problems but goes on regardless.
         if (!t_refusal.refused && args.context()->verificationMode() != Context::VERIFY_NONE) {
             t_refusal.refused = true;
@@ -193,8 +192,7 @@ decltype(auto) with_certificate_errors(const std::string& host, F&& f) {
                 "SecureStreamSocket a peer host name)";
         }
         throw Poco::Net::CertificateValidationException(
-            "Unacceptable certificate from " + (host.empty() ? std::string("peer") : host),
-            detail);
+            "Unacceptable certificate from " + (host.empty() ? std::string("peer") : host), detail);
     } catch (const Poco::Net::SSLException&) {
         if (!t_refusal.refused) throw;
         Refusal refusal = t_refusal;
@@ -293,13 +291,9 @@ bool start_tls(SecureSMTPClientSession& session, Context::Ptr context) {
 
 // ---------------------------------------------------------------- helpers
 
-py::object datetime_of(const Poco::DateTime& when) {
-    return py::cast(when.timestamp());
-}
+py::object datetime_of(const Poco::DateTime& when) { return py::cast(when.timestamp()); }
 
-std::string quoted(const std::string& text) {
-    return py::repr(py::str(text)).cast<std::string>();
-}
+std::string quoted(const std::string& text) { return py::repr(py::str(text)).cast<std::string>(); }
 
 bool is_file_name(const py::handle& value) {
     return py::isinstance<py::str>(value) || py::hasattr(value, "__fspath__");
@@ -458,9 +452,9 @@ void bind_context(py::module_& m) {
                         const std::string& certificateFile, const std::string& caLocation,
                         Context::VerificationMode verificationMode, int verificationDepth,
                         bool loadDefaultCAs, const std::string& cipherList) {
-                return Context::Ptr(new Context(usage, privateKeyFile, certificateFile,
-                                                caLocation, verificationMode, verificationDepth,
-                                                loadDefaultCAs, cipherList));
+                return Context::Ptr(new Context(usage, privateKeyFile, certificateFile, caLocation,
+                                                verificationMode, verificationDepth, loadDefaultCAs,
+                                                cipherList));
             }),
             py::arg("usage"), py::arg("privateKeyFile"), py::arg("certificateFile"),
             py::arg("caLocation"), py::arg("verificationMode") = Context::VERIFY_RELAXED,
@@ -473,17 +467,15 @@ void bind_context(py::module_& m) {
                                                 verificationDepth, loadDefaultCAs, cipherList));
             }),
             py::arg("usage"), py::arg("caLocation"),
-            py::arg("verificationMode") = Context::VERIFY_RELAXED,
-            py::arg("verificationDepth") = 9, py::arg("loadDefaultCAs") = false,
+            py::arg("verificationMode") = Context::VERIFY_RELAXED, py::arg("verificationDepth") = 9,
+            py::arg("loadDefaultCAs") = false,
             py::arg("cipherList") = "ALL:!ADH:!LOW:!EXP:!MD5:@STRENGTH");
 
     // The certificate parameters are Poco::Crypto::X509Certificate, which
     // Python knows only as its subclass X509Certificate.
     cls.def(
         "useCertificate",
-        [](Context& self, const X509Certificate& certificate) {
-            self.useCertificate(certificate);
-        },
+        [](Context& self, const X509Certificate& certificate) { self.useCertificate(certificate); },
         py::arg("certificate"),
         "Sets the certificate this side presents (use with Params.privateKeyFile).");
     cls.def(
@@ -718,9 +710,7 @@ void bind_socket(py::module_& m) {
     // Unconnected sockets, for connect() later.
     cls.def(py::init([] { return secure_socket(default_client_context()); }),
             "An unconnected socket with the default Context.");
-    cls.def(py::init([](Context::Ptr pContext) {
-                return secure_socket(or_default(pContext));
-            }),
+    cls.def(py::init([](Context::Ptr pContext) { return secure_socket(or_default(pContext)); }),
             py::arg("pContext"), "An unconnected socket with the given Context.");
     cls.def(py::init([](const std::string& hostName) {
                 return secure_socket(default_client_context(), hostName);
@@ -749,8 +739,7 @@ void bind_socket(py::module_& m) {
             py::arg("address"), py::arg("pContext"));
     cls.def(py::init([](const SocketAddress& address, const std::string& hostName) {
                 return connected(hostName, [&] {
-                    return connect_to(secure_socket(default_client_context(), hostName),
-                                      address);
+                    return connect_to(secure_socket(default_client_context(), hostName), address);
                 });
             }),
             py::arg("address"), py::arg("hostName"),
@@ -801,25 +790,24 @@ void bind_socket(py::module_& m) {
         "connect",
         [](SecureStreamSocket& self, const SocketAddress& address) {
             py::gil_scoped_release nogil;
-            with_certificate_errors(self.getPeerHostName().empty() ? address.host().toString()
-                                                                   : self.getPeerHostName(),
-                                    [&] {
-                                        self.connect(address);
-                                        complete_and_verify(self, Poco::Timespan());
-                                    });
+            with_certificate_errors(
+                self.getPeerHostName().empty() ? address.host().toString() : self.getPeerHostName(),
+                [&] {
+                    self.connect(address);
+                    complete_and_verify(self, Poco::Timespan());
+                });
         },
         py::arg("address"), "Connects and, unless the handshake is lazy, shakes hands.");
     cls.def(
         "connect",
-        [](SecureStreamSocket& self, const SocketAddress& address,
-           const Poco::Timespan& timeout) {
+        [](SecureStreamSocket& self, const SocketAddress& address, const Poco::Timespan& timeout) {
             py::gil_scoped_release nogil;
-            with_certificate_errors(self.getPeerHostName().empty() ? address.host().toString()
-                                                                   : self.getPeerHostName(),
-                                    [&] {
-                                        self.connect(address, timeout);
-                                        complete_and_verify(self, timeout);
-                                    });
+            with_certificate_errors(
+                self.getPeerHostName().empty() ? address.host().toString() : self.getPeerHostName(),
+                [&] {
+                    self.connect(address, timeout);
+                    complete_and_verify(self, timeout);
+                });
         },
         py::arg("address"), py::arg("timeout"),
         "Connects and shakes hands, each bounded by timeout (datetime.timedelta).");
@@ -838,8 +826,7 @@ void bind_socket(py::module_& m) {
         "verifyPeerCertificate",
         [](SecureStreamSocket& self) {
             py::gil_scoped_release nogil;
-            with_certificate_errors(verification_host(self),
-                                    [&] { self.verifyPeerCertificate(); });
+            with_certificate_errors(verification_host(self), [&] { self.verifyPeerCertificate(); });
         },
         "Checks the certificate against the peer host name (or the peer's IP address),\n"
         "as the Context's verification mode asks; raises CertificateValidationException.");
@@ -884,18 +871,18 @@ void bind_session(py::module_& m) {
             "sendMessage(...). For implicit TLS (port 465) use\n"
             "SMTPClientSession(SecureStreamSocket(...)) instead.");
 
-    cls.def(py::init([](const StreamSocket& socket) {
-                std::string host;
-                if (auto* secure = dynamic_cast<Poco::Net::SecureStreamSocketImpl*>(
-                        socket.impl())) {
-                    host = secure->getPeerHostName();
-                }
-                return make_session<SecureSMTPClientSession>(socket, host);
-            }),
-            py::arg("socket"),
-            "Creates the session on a connected socket. startTLS() checks the certificate\n"
-            "against the socket's peer host name if it is a SecureStreamSocket with one,\n"
-            "else against the peer's IP address.");
+    cls.def(
+        py::init([](const StreamSocket& socket) {
+            std::string host;
+            if (auto* secure = dynamic_cast<Poco::Net::SecureStreamSocketImpl*>(socket.impl())) {
+                host = secure->getPeerHostName();
+            }
+            return make_session<SecureSMTPClientSession>(socket, host);
+        }),
+        py::arg("socket"),
+        "Creates the session on a connected socket. startTLS() checks the certificate\n"
+        "against the socket's peer host name if it is a SecureStreamSocket with one,\n"
+        "else against the peer's IP address.");
     cls.def(py::init([](const std::string& host, Poco::UInt16 port) {
                 StreamSocket socket;
                 {
@@ -925,8 +912,7 @@ void bind_session(py::module_& m) {
 void bind_manager(py::module_& m) {
     using Poco::Net::SSLManager;
     py::class_<SSLManager, std::unique_ptr<SSLManager, py::nodelete>>(
-        m, "SSLManager",
-        "Poco's SSL singleton, reduced to what a client needs from Python.")
+        m, "SSLManager", "Poco's SSL singleton, reduced to what a client needs from Python.")
         .def_static("instance", &SSLManager::instance, py::return_value_policy::reference)
         .def(
             "defaultClientContext", [](SSLManager&) { return default_client_context(); },
@@ -940,8 +926,8 @@ void init_tls(py::module_& m) {
     Poco::Net::initializeSSL();
     passphrase_handler() = new NoPassphraseHandler();
     certificate_handler() = new RecordingRejectHandler();
-    Poco::Net::SSLManager::instance().initializeClient(passphrase_handler(),
-                                                       certificate_handler(), Context::Ptr());
+    Poco::Net::SSLManager::instance().initializeClient(passphrase_handler(), certificate_handler(),
+                                                       Context::Ptr());
 
     bind_certificate(m);
     bind_key(m);

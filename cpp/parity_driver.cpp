@@ -182,8 +182,8 @@ std::unique_ptr<PartSource> part_source(const Object::Ptr& spec) {
     if (kind == "string") {
         std::string data = text_of(spec, "data");
         if (spec->has("filename")) {
-            source = std::make_unique<Poco::Net::StringPartSource>(
-                data, text_of(spec, "mediaType"), text_of(spec, "filename"));
+            source = std::make_unique<Poco::Net::StringPartSource>(data, text_of(spec, "mediaType"),
+                                                                   text_of(spec, "filename"));
         } else if (spec->has("mediaType")) {
             source =
                 std::make_unique<Poco::Net::StringPartSource>(data, text_of(spec, "mediaType"));
@@ -193,8 +193,8 @@ std::unique_ptr<PartSource> part_source(const Object::Ptr& spec) {
     } else if (kind == "file") {
         std::string path = Poco::Path(file_dir).append(text_of(spec, "file")).toString();
         if (spec->has("filename")) {
-            source = std::make_unique<Poco::Net::FilePartSource>(
-                path, text_of(spec, "filename"), text_of(spec, "mediaType"));
+            source = std::make_unique<Poco::Net::FilePartSource>(path, text_of(spec, "filename"),
+                                                                 text_of(spec, "mediaType"));
         } else if (spec->has("mediaType")) {
             source = std::make_unique<Poco::Net::FilePartSource>(path, text_of(spec, "mediaType"));
         } else {
@@ -227,8 +227,8 @@ PartCall part_call(const Object::Ptr& spec) {
     PartCall out;
     out.name = spec->has("name") ? text_of(spec, "name") : "";
     out.source = part_source(spec->getObject("source"));
-    out.disposition = call == "addAttachment" ? MailMessage::CONTENT_ATTACHMENT
-                                              : MailMessage::CONTENT_INLINE;
+    out.disposition =
+        call == "addAttachment" ? MailMessage::CONTENT_ATTACHMENT : MailMessage::CONTENT_INLINE;
     if (spec->has("disposition")) {
         out.disposition = disposition_named(spec->getValue<std::string>("disposition"));
     }
@@ -349,10 +349,9 @@ Object::Ptr run_step(SMTPClientSession& session, const Object::Ptr& step,
         }
     } else if (op == "sendCommand") {
         std::string response;
-        int status = step->has("arg")
-                         ? session.sendCommand(text_of(step, "command"), text_of(step, "arg"),
-                                               response)
-                         : session.sendCommand(text_of(step, "command"), response);
+        int status = step->has("arg") ? session.sendCommand(text_of(step, "command"),
+                                                            text_of(step, "arg"), response)
+                                      : session.sendCommand(text_of(step, "command"), response);
         Object::Ptr result = new Object;
         result->set("status", status);
         result->set("response", response);
@@ -374,9 +373,8 @@ Object::Ptr run_step(SMTPClientSession& session, const Object::Ptr& step,
         if (!secure) throw ScenarioError("startTLS needs \"session\": \"SecureSMTPClientSession\"");
         // An explicit context: Poco's default one needs an SSLManager
         // configuration the scenario does not describe.
-        Poco::Net::Context::Ptr context =
-            new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "",
-                                   Poco::Net::Context::VERIFY_NONE);
+        Poco::Net::Context::Ptr context = new Poco::Net::Context(
+            Poco::Net::Context::TLS_CLIENT_USE, "", Poco::Net::Context::VERIFY_NONE);
         Object::Ptr result = new Object;
         result->set("value", secure->startTLS(context));
         return result;

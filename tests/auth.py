@@ -93,9 +93,7 @@ class AuthHandler(servers._Recorder):
 # ------------------------------------------------------------------ NTLM
 
 NTLM_TARGET = "POCOTEST"
-_UNICODE, _NTLM, _TARGET_DOMAIN, _NTLM2_KEY, _TARGET_INFO = (
-    0x1, 0x200, 0x10000, 0x80000, 0x800000
-)
+_UNICODE, _NTLM, _TARGET_DOMAIN, _NTLM2_KEY, _TARGET_INFO = (0x1, 0x200, 0x10000, 0x80000, 0x800000)
 
 
 def ntlm_challenge(challenge: bytes, target: str) -> bytes:

@@ -285,7 +285,7 @@ def test_postfix_receives_one_message_whatever_the_line_ends(tmp_path):
     postfix = tls_servers.Postfix(pki.issue("localhost", "127.0.0.1"))
     try:
         postfix.start()
-    except tls_servers.PostfixUnavailable as reason:
+    except tls_servers.PostfixUnavailableError as reason:
         pytest.skip(str(reason))
     try:
         with pocosmtp.SecureSMTPClientSession("localhost", postfix.port) as session:

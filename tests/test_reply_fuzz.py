@@ -150,6 +150,7 @@ def play(script: list[Any], calls: list[str]) -> None:
     try:
         # Each call waits for at most one read timeout before it raises.
         limit = (len(calls) + 2) * TIMEOUT + 3
+
         def rescue() -> None:
             bounded.cut_client_sockets(peer.port)
 

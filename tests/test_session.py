@@ -105,8 +105,15 @@ def test_refused_helo_raises_with_the_code(scripted_peer):
 
 def test_envelope_and_stream_on_the_wire(scripted_peer):
     peer = scripted_peer(
-        [GREETING, "250 peer.test", "250 sender ok", "250 rcpt ok", "250 rcpt ok",
-         "354 go ahead", "250 queued as 42"]  # fmt: skip
+        [
+            GREETING,
+            "250 peer.test",
+            "250 sender ok",
+            "250 rcpt ok",
+            "250 rcpt ok",
+            "354 go ahead",
+            "250 queued as 42",
+        ]
     )
     session = session_for(peer)
     session.login("client.example")

@@ -51,7 +51,7 @@ def test_gil_is_released_while_waiting_for_a_reply(
     def wait_for_reply() -> None:
         try:
             session.login("client.example")
-        except BaseException as error:  # noqa: BLE001 (handed to the main thread)
+        except BaseException as error:
             outcome.append(error)
 
     waiter = threading.Thread(target=wait_for_reply)
@@ -104,7 +104,7 @@ def test_one_session_used_by_two_threads_keeps_the_dialogue_in_step(
         try:
             for _ in range(per_thread):
                 results[name].append(session.sendCommand("NOOP", name))
-        except BaseException as error:  # noqa: BLE001
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=talk, args=(name,)) for name in results]
@@ -133,7 +133,7 @@ def test_second_thread_waits_for_the_first_without_holding_the_gil(
     def first() -> None:
         try:
             session.open()
-        except BaseException as error:  # noqa: BLE001
+        except BaseException as error:
             outcome["first"] = error
 
     opener = threading.Thread(target=first)
@@ -144,7 +144,7 @@ def test_second_thread_waits_for_the_first_without_holding_the_gil(
     def second() -> None:
         try:
             session.close() if call == "close" else session.sendCommand("NOOP")
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             outcome["second"] = error
         second_done.set()
 

@@ -138,7 +138,7 @@ class TlsSeen:
     client_certificate: dict | None
 
 
-class TlsRecorder(servers._Recorder):  # noqa: SLF001 (the lead's recorder, extended)
+class TlsRecorder(servers._Recorder):
     """Records messages like servers.SmtpServer does, plus the TLS state of each."""
 
     def __init__(self) -> None:
@@ -197,7 +197,7 @@ def implicit_tls_server(context: ssl.SSLContext, **smtp_kwargs) -> servers.SmtpS
 # ------------------------------------------------------------------ Postfix
 
 
-class PostfixUnavailable(Exception):
+class PostfixUnavailableError(Exception):
     """Postfix cannot be installed or started here (the test is skipped)."""
 
 
@@ -218,7 +218,7 @@ class Postfix:
 
     def start(self) -> Postfix:
         if os.geteuid() != 0 and not shutil.which("postfix", path="/usr/sbin:/usr/bin"):
-            raise PostfixUnavailable("postfix is not installed and installing it needs root")
+            raise PostfixUnavailableError("postfix is not installed and installing it needs root")
         done = subprocess.run(
             [str(self.script), "start", str(self.directory), str(self.port)],
             capture_output=True,
@@ -227,7 +227,7 @@ class Postfix:
         )
         if done.returncode != 0:
             self.stop()
-            raise PostfixUnavailable(
+            raise PostfixUnavailableError(
                 f"scripts/postfix-tls.sh start failed: {done.stderr.strip()[-500:]}"
             )
         return self

@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import servers  # noqa: E402  (tests/servers.py, found through the path above)
+import servers
 
 # Keeps reading and recording but never answers again, so that what a client
 # sends after a read timeout (QUIT, or nothing) is recorded too. servers.STALL
@@ -209,6 +209,7 @@ def _md4(data: bytes) -> bytes:
 
 
 # ------------------------------------------------------------------ showing
+
 
 def readable_lines(recording: bytes) -> list[str]:
     """One str per CRLF-terminated line, control characters escaped (a bare LF shows)."""

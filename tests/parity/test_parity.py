@@ -146,9 +146,7 @@ def check_expectation(expect: dict, result: dict, lines: list[str], who: str) ->
                 f"{json.dumps(result, indent=1)}"
             )
     for line in expect.get("wire", []):
-        assert line in lines, f"{who} did not send the line {line!r}; it sent:\n" + "\n".join(
-            lines
-        )
+        assert line in lines, f"{who} did not send the line {line!r}; it sent:\n" + "\n".join(lines)
     for line in expect.get("wireExcludes", []):
         assert line not in lines, f"{who} sent the line {line!r}"
 
@@ -234,7 +232,7 @@ def test_deviations_file_is_complete() -> None:
 
 def test_scenarios_are_described() -> None:
     assert len(SCENARIOS) >= 40 or SCENARIO_DIR != HERE / "scenarios", len(SCENARIOS)
-    for sid, (path, scenario) in SCENARIOS.items():
+    for path, scenario in SCENARIOS.values():
         assert scenario.get("description", "").strip(), f"{path.name}: add a description"
         assert scenario.get("server"), f"{path.name}: no scripted replies"
         assert scenario.get("steps") is not None, f"{path.name}: no steps"
