@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <string_view>
 
 namespace pocosmtp {
@@ -20,6 +21,15 @@ bool has_line_break(std::string_view value) {
 }
 
 bool is_wsp(char c) { return c == ' ' || c == '\t'; }
+
+// The first CR or LF in [p, end), or end: two memchr() calls per line
+// instead of a test per byte.
+const char* first_line_break(const char* p, const char* end) {
+    const void* lf = std::memchr(p, '\n', static_cast<std::size_t>(end - p));
+    const char* stop = lf ? static_cast<const char*>(lf) : end;
+    const void* cr = std::memchr(p, '\r', static_cast<std::size_t>(stop - p));
+    return cr ? static_cast<const char*>(cr) : stop;
+}
 
 // True if every CR or LF in value is part of RFC 5322 folding: CRLF, then
 // white space, then a line that is not only white space. A folded value
@@ -185,16 +195,61 @@ std::string envelope_sender(const std::string& from) {
 
 // ---------------------------------------------------------------- message data
 
-DataGuardBuf::DataGuardBuf(std::ostream& target) : target_(target) { out_.reserve(64 * 1024); }
+namespace {
+// Bytes gathered before they go on to Poco's stream; small enough to stay
+// in cache and cheap to allocate for every message.
+constexpr std::size_t kGuardChunk = 8 * 1024;
+}  // namespace
+
+DataGuardBuf::DataGuardBuf(std::ostream& target) : target_(target), in_(new char[kGuardChunk]) {
+    out_.reserve(kGuardChunk + 2);
+    setp(in_.get(), in_.get() + kGuardChunk);
+}
 
 DataGuardBuf::int_type DataGuardBuf::overflow(int_type ch) {
-    if (!traits_type::eq_int_type(ch, traits_type::eof())) raw(traits_type::to_char_type(ch));
+    process(pbase(), pptr());
+    setp(in_.get(), in_.get() + kGuardChunk);
+    if (!traits_type::eq_int_type(ch, traits_type::eof())) {
+        *pptr() = traits_type::to_char_type(ch);
+        pbump(1);
+    }
     return traits_type::not_eof(ch);
 }
 
-std::streamsize DataGuardBuf::xsputn(const char* s, std::streamsize n) {
-    for (std::streamsize i = 0; i < n; ++i) raw(s[i]);
-    return n;
+int DataGuardBuf::sync() {
+    process(pbase(), pptr());
+    setp(in_.get(), in_.get() + kGuardChunk);
+    return 0;
+}
+
+void DataGuardBuf::process(const char* p, const char* end) {
+    while (p < end) {
+        // The start of a header line (a field name, a fold, the empty line)
+        // and a CR whose meaning the next byte decides go byte by byte.
+        if (pending_cr_ || (in_header_ && (line_start_ || reading_name_))) {
+            raw(*p++);
+            continue;
+        }
+        // Inside a line: copy the run up to the next line end in one go.
+        const char* run = p;
+        p = first_line_break(p, end);
+        if (!(in_header_ && dropping_)) out_.append(run, p);
+        if (p == end) break;
+        if (in_header_) {
+            raw(*p++);  // a line end of the header: logical() tracks the fields
+        } else if (*p == '\n' || (p + 1 < end && p[1] != '\n')) {
+            out_ += "\r\n";  // a bare LF, or a bare CR
+            ++p;
+        } else if (p + 1 < end) {
+            out_ += "\r\n";  // CRLF
+            p += 2;
+        } else {
+            pending_cr_ = true;  // a CR at the end of the chunk: the next byte decides
+            ++p;
+        }
+        if (out_.size() >= kGuardChunk) drain();
+    }
+    if (out_.size() >= kGuardChunk) drain();
 }
 
 void DataGuardBuf::raw(char c) {
@@ -217,13 +272,7 @@ void DataGuardBuf::logical(char c) {
             name_ += c;
             return;
         }
-        reading_name_ = false;
-        const std::string_view name = trim(name_);
-        dropping_ = equals_nocase(name, "bcc") || equals_nocase(name, "resent-bcc");
-        if (!dropping_) {
-            for (char n : name_) emit(n);
-        }
-        name_.clear();
+        end_name();
     } else if (line_start_) {
         if (c == '\n') {
             in_header_ = false;  // the empty line: the body follows untouched
@@ -240,14 +289,20 @@ void DataGuardBuf::logical(char c) {
     if (!dropping_) emit(c);
 }
 
+void DataGuardBuf::end_name() {
+    reading_name_ = false;
+    const std::string_view name = trim(name_);
+    dropping_ = equals_nocase(name, "bcc") || equals_nocase(name, "resent-bcc");
+    if (!dropping_) out_ += name_;
+    name_.clear();
+}
+
 void DataGuardBuf::emit(char c) {
     if (c == '\n') {
-        out_.push_back('\r');
-        out_.push_back('\n');
+        out_ += "\r\n";
     } else {
-        out_.push_back(c);
+        out_ += c;
     }
-    if (out_.size() >= 64 * 1024) drain();
 }
 
 void DataGuardBuf::drain() {
@@ -256,15 +311,12 @@ void DataGuardBuf::drain() {
 }
 
 void DataGuardBuf::finish() {
+    sync();
     if (pending_cr_) {
         pending_cr_ = false;
         logical('\n');
     }
-    if (reading_name_) {
-        reading_name_ = false;
-        for (char n : name_) emit(n);
-        name_.clear();
-    }
+    if (reading_name_) end_name();
     drain();
     target_.flush();
 }

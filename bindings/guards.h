@@ -20,6 +20,7 @@
 
 #include <Poco/Net/MailMessage.h>
 
+#include <memory>
 #include <ostream>
 #include <streambuf>
 #include <string>
@@ -59,6 +60,10 @@ std::string envelope_sender(const std::string& from);
 // bare CR, bare LF) leaves as CRLF, so the only end of data the server can
 // see is the one Poco writes, and Bcc / Resent-Bcc fields of the top-level
 // header are dropped. Call finish() after the last byte.
+//
+// It sits on the send path of every message, so it buffers: writes land in
+// a put area, and the body (everything after the header) is copied in runs
+// between line ends rather than byte by byte.
 class DataGuardBuf : public std::streambuf {
 public:
     explicit DataGuardBuf(std::ostream& target);
@@ -66,17 +71,20 @@ public:
 
 protected:
     int_type overflow(int_type ch) override;
-    std::streamsize xsputn(const char* s, std::streamsize n) override;
+    int sync() override;
 
 private:
+    void process(const char* begin, const char* end);
     void raw(char c);
     void logical(char c);  // '\n' stands for one line end
+    void end_name();       // a field name is complete: keep it, or drop its field
     void emit(char c);
     void drain();
 
     std::ostream& target_;
-    std::vector<char> out_;
-    std::string name_;  // a header field name being read
+    std::unique_ptr<char[]> in_;  // the put area, left uninitialised
+    std::string out_;             // guarded bytes not yet written to target_
+    std::string name_;            // a header field name being read
     bool pending_cr_ = false;
     bool in_header_ = true;
     bool line_start_ = true;

@@ -9,14 +9,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import struct
 import threading
 from dataclasses import dataclass
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
+from pocosmtp.sink import _controller_type
 
 
 class _Marker:
@@ -64,28 +62,6 @@ class _Recorder:
         return "250 OK message accepted"
 
 
-class _Controller(Controller):
-    """aiosmtpd's Controller, remembering the protocol object of each connection."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.connections: list[SMTP] = []
-
-    def factory(self) -> SMTP:
-        smtp = super().factory()
-        self.connections.append(smtp)
-        return smtp
-
-    async def hang_up(self) -> None:
-        """Closes every connection and waits for its handler to end."""
-        for smtp in self.connections:
-            if smtp.transport is not None:
-                smtp.transport.close()
-        handlers = asyncio.all_tasks() - {asyncio.current_task()}
-        if handlers:
-            await asyncio.wait(handlers, timeout=2)
-
-
 class SmtpServer:
     """aiosmtpd on 127.0.0.1; keyword arguments go to ``aiosmtpd.smtp.SMTP``."""
 
@@ -95,7 +71,8 @@ class SmtpServer:
         self.handler = handler or _Recorder()
         smtp_kwargs.setdefault("auth_require_tls", False)
         self.port = free_port()
-        self._controller = _Controller(
+        # The package's Sink controller: it hangs up on clients before stopping.
+        self._controller = _controller_type()(
             self.handler, hostname=self.host, port=self.port, **smtp_kwargs
         )
 
@@ -108,14 +85,6 @@ class SmtpServer:
         return self
 
     def stop(self) -> None:
-        # aiosmtpd's stop() cancels the connection handlers and closes the loop
-        # before their transports have closed, so a client still connected, or
-        # one that hung up just before, leaves the server's end of the socket to
-        # the garbage collector: a ResourceWarning in whichever test runs then.
-        hang_up = asyncio.run_coroutine_threadsafe(
-            self._controller.hang_up(), self._controller.loop
-        )
-        hang_up.result(5)
         self._controller.stop()
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:

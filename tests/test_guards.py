@@ -11,6 +11,8 @@ import re
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import auth
 import pocosmtp
@@ -403,3 +405,75 @@ def test_a_from_field_without_one_clear_address_is_refused(scripted_peer, sender
             session.sendMessage(message(sender=sender))
         assert session.sendCommand("NOOP")[0] == 500  # still in step: the script ran out
     assert peer.lines == ["EHLO client.test", "NOOP", "QUIT"]
+
+
+# ------------------------------------------------------------------ the data filter, modelled
+
+
+def guarded(data: bytes) -> bytes:
+    """What must reach the wire after DATA for data: a model of the filter
+    (line ends, Bcc fields of the header) and of Poco's MailOutputStream
+    (dot-stuffing, the final dot)."""
+    lines = re.split(rb"\r\n|\r|\n", data)
+    ends_with_break = len(lines) > 1 and lines[-1] == b""
+    if ends_with_break:
+        lines.pop()
+    kept: list[bytes] = []
+    in_header, dropping = True, False
+    for line in lines:
+        if in_header:
+            if line == b"":
+                in_header = False
+            elif line[:1] in (b" ", b"\t"):
+                if dropping:
+                    continue
+            else:
+                name = line.split(b":", 1)[0].strip(b" \t").lower()
+                dropping = name in (b"bcc", b"resent-bcc")
+                if dropping:
+                    continue
+        kept.append(b"." + line if line.startswith(b".") else line)
+    text = b"\r\n".join(kept)
+    if kept and (ends_with_break or text):
+        text += b"\r\n"
+    return text + b".\r\n"
+
+
+def sent_data(data: bytes, chunked: bool) -> bytes:
+    peer = servers.ScriptedPeer(
+        [GREETING, "250 peer.test", "250 ok", "250 ok", "354 go", "250 queued"]
+    )
+    try:
+        with SMTPClientSession(peer.host, peer.port) as session:
+            session.login("client.test")
+            session.sendAddresses("alice@example.org", ["bob@example.org"])
+            session.sendData()
+            session.sendMessage(io.BytesIO(data) if chunked else data)
+    finally:
+        peer.stop()
+    raw = bytes(peer.received)
+    start = raw.index(b"DATA\r\n") + len(b"DATA\r\n")
+    assert raw.endswith(b"QUIT\r\n")
+    return raw[start : -len(b"QUIT\r\n")]
+
+
+pieces = st.sampled_from(
+    [b"\r", b"\n", b"\r\n", b".", b"..", b" ", b"\t", b":", b"Bcc", b"bCC:", b"Resent-Bcc",
+     b"To", b"x", b"\x00", b"Subject: s"]
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(parts=st.lists(pieces, max_size=30))
+def test_the_filter_matches_its_model(parts):
+    data = b"".join(parts)
+    assert sent_data(data, chunked=False) == guarded(data)
+
+
+@pytest.mark.parametrize("tail", [b"\r\n.\r\nx", b"\r.\r\nx", b"\r\r\n.x", b"\n.\nx"])
+@pytest.mark.parametrize("shift", [-1, 0, 1])
+def test_line_ends_split_across_chunks(tail, shift):
+    # The file adapter reads, and the filter buffers, 64 KiB at a time: a CR
+    # at the end of one chunk and its LF (or not) at the start of the next.
+    data = b"Subject: chunks\r\n\r\n" + b"y" * (65536 - 19 - 1 + shift) + tail
+    assert sent_data(data, chunked=True) == guarded(data)

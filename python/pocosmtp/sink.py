@@ -5,12 +5,55 @@ server. Needs the ``sink`` extra (aiosmtpd).
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import socket
 import threading
 from pathlib import Path
 from typing import Any
 
 __all__ = ["Sink"]
+
+
+@functools.cache
+def _controller_type() -> Any:
+    """aiosmtpd's Controller, hanging up on every client before it stops.
+
+    Its own stop() cancels the connection handlers and closes the loop while
+    their transports are still open, which leaves the server's end of each
+    socket to the garbage collector (a ResourceWarning, at some later and
+    unrelated moment, in a program that still had a client connected or one
+    that just hung up). Made on first use: aiosmtpd is an optional extra.
+    Shared with the test suite's aiosmtpd server (tests/servers.py).
+    """
+    from aiosmtpd.controller import Controller
+
+    class HangingUpController(Controller):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.connections: list[Any] = []
+
+        def factory(self) -> Any:
+            smtp = super().factory()
+            self.connections = [c for c in self.connections if c.transport is not None]
+            self.connections.append(smtp)
+            return smtp
+
+        async def _hang_up(self) -> None:
+            for smtp in self.connections:
+                if smtp.transport is not None:
+                    smtp.transport.close()
+            handlers = asyncio.all_tasks() - {asyncio.current_task()}
+            if handlers:
+                await asyncio.wait(handlers, timeout=2)
+
+        def stop(self, *args: Any, **kwargs: Any) -> None:
+            loop = getattr(self, "loop", None)
+            if loop is not None and loop.is_running():
+                asyncio.run_coroutine_threadsafe(self._hang_up(), loop).result(5)
+            super().stop(*args, **kwargs)
+
+    return HangingUpController
 
 
 class _StoreHandler:
@@ -46,14 +89,12 @@ class Sink:
     """
 
     def __init__(self, directory: str | Path, host: str = "127.0.0.1", port: int = 0) -> None:
-        from aiosmtpd.controller import Controller
-
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.host = host
         self.port = port or _free_port(host)
         self._handler = _StoreHandler(self.directory)
-        self._controller = Controller(self._handler, hostname=host, port=self.port)
+        self._controller = _controller_type()(self._handler, hostname=host, port=self.port)
 
     @property
     def stored(self) -> list[Path]:
