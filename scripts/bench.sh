@@ -3,7 +3,7 @@
 # smtplib, aiosmtplib and Postfix's smtp-source, all sending to one
 # smtp-sink on 127.0.0.1. Needs the .venv made by scripts/bootstrap.sh.
 #
-#   scripts/bench.sh            full run, about 7 minutes on two cores
+#   scripts/bench.sh            full run, about five minutes on two cores
 #   scripts/bench.sh --quick    fewer messages and rounds, about 2 minutes
 #
 # Arguments go to bench/run.py (--rounds N, --only reuse,threads, ...).
