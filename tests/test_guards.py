@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -284,12 +283,7 @@ def test_postfix_receives_one_message_whatever_the_line_ends(tmp_path):
     from test_tls import trusting
 
     pki = tls_servers.Pki(tmp_path)
-    postfix = tls_servers.Postfix(pki.issue("localhost", "127.0.0.1"))
-    try:
-        postfix.start()
-    except tls_servers.PostfixUnavailableError as reason:
-        pytest.skip(str(reason))
-    try:
+    with tls_servers.Postfix.running(pki.issue("localhost", "127.0.0.1")) as postfix:
         with pocosmtp.SecureSMTPClientSession("localhost", postfix.port) as session:
             session.login("client.test")
             session.startTLS(trusting(pki))
@@ -298,23 +292,15 @@ def test_postfix_receives_one_message_whatever_the_line_ends(tmp_path):
                 mail = message(smuggling_body(end), sender="Alice <alice@example.org>")
                 mail.setSubject("variant " + name)
                 session.sendMessage(mail)
-        deadline = time.monotonic() + 15
-        delivered = b""
-        while time.monotonic() < deadline:
-            delivered = postfix.inbox.read_bytes() if postfix.inbox.exists() else b""
-            if delivered.count(b"\nSubject: variant ") == len(VARIANTS):
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("Postfix did not deliver every variant:\n" + postfix.log()[-2000:])
+        delivered = postfix.wait_for_inbox(
+            lambda mbox: mbox.count(b"\nSubject: variant ") == len(VARIANTS)
+        )
         # One delivery per message sent, none from the smuggled sender.
         assert len(re.findall(rb"(?m)^From alice@example\.org ", delivered)) == len(VARIANTS)
         assert b"From evil@example.net" not in delivered
         assert "victim" not in postfix.log()
         # The would-be commands arrived as text inside the real messages.
         assert delivered.count(b"\nRCPT TO:<victim@example.org>\n") == len(VARIANTS)
-    finally:
-        postfix.stop()
 
 
 # ------------------------------------------------------------------ Bcc

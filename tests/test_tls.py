@@ -686,12 +686,7 @@ def test_stalled_implicit_handshake_times_out_without_holding_the_gil(scripted_p
 
 @pytest.mark.postfix
 def test_postfix_accepts_mail_over_starttls(pki):
-    postfix = tls_servers.Postfix(pki.issue("localhost", "127.0.0.1"))
-    try:
-        postfix.start()
-    except tls_servers.PostfixUnavailableError as reason:
-        pytest.skip(str(reason))
-    try:
+    with tls_servers.Postfix.running(pki.issue("localhost", "127.0.0.1")) as postfix:
         session = SecureSMTPClientSession("localhost", postfix.port)
         session.login("client.test")
         status, reply = session.sendCommand("MAIL FROM:<sender@client.test>")
@@ -701,18 +696,9 @@ def test_postfix_accepts_mail_over_starttls(pki):
         send_one(session)
         session.close()
 
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if postfix.inbox.exists() and b"Sent by pocosmtp." in postfix.inbox.read_bytes():
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("Postfix did not deliver the message:\n" + postfix.log()[-2000:])
-        delivered = postfix.inbox.read_bytes()
+        delivered = postfix.wait_for_inbox(lambda mbox: b"Sent by pocosmtp." in mbox)
         assert b"Subject: over TLS" in delivered
         assert b"with ESMTPS" in delivered  # Postfix's mark for mail received over TLS
-    finally:
-        postfix.stop()
     assert not (postfix.directory / "queue" / "pid" / "master.pid").exists()
 
 

@@ -12,16 +12,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import shutil
 import ssl
 import subprocess
 import tempfile
+import time
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -237,6 +241,31 @@ class Postfix:
             [str(self.script), "stop", str(self.directory)], capture_output=True, timeout=60
         )
         shutil.rmtree(self.directory, ignore_errors=True)
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, pem: Pem) -> Iterator[Postfix]:
+        """A started instance, stopped afterwards; skips the test where Postfix cannot run."""
+        postfix = cls(pem)
+        try:
+            postfix.start()
+        except PostfixUnavailableError as reason:
+            pytest.skip(str(reason))
+        try:
+            yield postfix
+        finally:
+            postfix.stop()
+
+    def wait_for_inbox(self, done: Callable[[bytes], bool], timeout: float = 15) -> bytes:
+        """The delivered mail once done(mbox) holds; fails the test after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            delivered = self.inbox.read_bytes() if self.inbox.exists() else b""
+            if done(delivered):
+                return delivered
+            if time.monotonic() > deadline:
+                pytest.fail("Postfix did not deliver the mail:\n" + self.log()[-2000:])
+            time.sleep(0.1)
 
     def log(self) -> str:
         path = self.directory / "maillog"
