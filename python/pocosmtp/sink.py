@@ -28,13 +28,13 @@ def _controller_type() -> Any:
     """
     from aiosmtpd.controller import Controller
 
-    class HangingUpController(Controller):  # type: ignore[misc]
+    class HangingUpController(Controller):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.connections: list[Any] = []
 
         def factory(self) -> Any:
-            smtp = super().factory()
+            smtp = super().factory()  # type: ignore[no-untyped-call, unused-ignore]
             self.connections = [c for c in self.connections if c.transport is not None]
             self.connections.append(smtp)
             return smtp
