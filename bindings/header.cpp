@@ -129,7 +129,8 @@ void init_header(py::module_& m) {
             [](const NameValueCollection& self, const std::string& name) -> std::string {
                 check_can_look(&self);
                 auto it = self.find(name);
-                if (it == self.end()) throw py::key_error(name);
+                // Poco's operator[] throws NotFoundException, which is a KeyError.
+                if (it == self.end()) throw Poco::NotFoundException(name);
                 return it->second;
             },
             py::arg("name"))
@@ -138,7 +139,7 @@ void init_header(py::module_& m) {
             "__delitem__",
             [](NameValueCollection& self, const std::string& name) {
                 check_can_change(&self);
-                if (!self.has(name)) throw py::key_error(name);
+                if (!self.has(name)) throw Poco::NotFoundException(name);
                 self.erase(name);
             },
             py::arg("name"))
@@ -187,8 +188,11 @@ void init_header(py::module_& m) {
             [](MessageHeader& self, py::object stream) {
                 InUse busy({static_cast<const NVC*>(&self)}, Use::reading);
                 PyInputStream in(std::move(stream));
-                py::gil_scoped_release nogil;
-                self.read(in);
+                {
+                    py::gil_scoped_release nogil;
+                    self.read(in);
+                }
+                in.giveBack();
             },
             py::arg("istr"),
             "Reads fields (with folding) from a readable binary file object or bytes, up to the "

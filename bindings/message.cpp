@@ -321,8 +321,11 @@ void init_message(py::module_& m) {
                 {
                     InUse busy({static_cast<const NVC*>(&self)}, Use::reading);
                     PyInputStream in(std::move(istr));
-                    py::gil_scoped_release nogil;
-                    self.read(in);
+                    {
+                        py::gil_scoped_release nogil;
+                        self.read(in);
+                    }
+                    in.giveBack();
                 }
                 // Parts made by a Python PartStoreFactory are Python objects too.
                 for (const auto& part : self.parts()) {
@@ -338,8 +341,11 @@ void init_message(py::module_& m) {
             [](MailMessage& self, py::object istr, BindablePartHandler& handler) {
                 InUse busy({static_cast<const NVC*>(&self)}, Use::reading);
                 PyInputStream in(std::move(istr));
-                py::gil_scoped_release nogil;
-                self.read(in, handler);
+                {
+                    py::gil_scoped_release nogil;
+                    self.read(in, handler);
+                }
+                in.giveBack();
             },
             py::arg("istr"), py::arg("handler"),
             "Reads a message, reporting each part of a multipart message to handler.")

@@ -36,6 +36,11 @@ public:
     explicit PyReadBuf(py::object source);
     ~PyReadBuf() override;
 
+    // Moves a seekable file back over what was read ahead but not consumed,
+    // so the file is left where Poco stopped (as a C++ istream would be).
+    // Call with the GIL held; does nothing for bytes or unseekable files.
+    void giveBack();
+
 protected:
     int_type underflow() override;
 
@@ -73,6 +78,7 @@ private:
 class PyInputStream : public std::istream {
 public:
     explicit PyInputStream(py::object source);
+    void giveBack() { buf_.giveBack(); }
 
 private:
     PyReadBuf buf_;

@@ -67,6 +67,14 @@ PyReadBuf::~PyReadBuf() {
     if (in_place_) PyBuffer_Release(&view_);
 }
 
+void PyReadBuf::giveBack() {
+    const auto unread = static_cast<py::ssize_t>(egptr() - gptr());
+    if (in_place_ || unread == 0) return;
+    if (!py::hasattr(source_, "seekable") || !source_.attr("seekable")().cast<bool>()) return;
+    source_.attr("seek")(-unread, 1);  // SEEK_CUR
+    setg(eback(), egptr(), egptr());
+}
+
 PyReadBuf::int_type PyReadBuf::underflow() {
     if (in_place_) return traits_type::eof();
 

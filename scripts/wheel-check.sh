@@ -131,14 +131,21 @@ rm -rf "$target$check"
 mkdir -p "$target$check"
 cp "$wheel" "$target$check/"
 # From the sdist the wheel was built from (the same snapshot of the tree): the
-# tests, their pytest configuration (pyproject.toml) and the scripts the
-# Postfix test runs; no python/ folder, so pocosmtp can only come from the venv.
+# tests, their pytest configuration (pyproject.toml), the docs and examples
+# whose samples the tests run, and the scripts the Postfix test runs; no
+# python/ folder, so pocosmtp can only come from the venv.
 sdists=("$root"/build/dist/*.tar.gz)
 [[ -f ${sdists[0]} ]] || fail "no sdist in build/dist; run scripts/build-wheel.sh first"
 sdist_top=$(basename "${sdists[0]}" .tar.gz)
 tar -xzf "${sdists[0]}" -C "$target$check" --strip-components=1 \
-    "$sdist_top/tests" "$sdist_top/pyproject.toml" \
+    "$sdist_top/tests" "$sdist_top/pyproject.toml" "$sdist_top/README.md" \
+    "$sdist_top/docs" "$sdist_top/examples" "$sdist_top/.ci" \
     "$sdist_top/scripts/postfix-tls.sh" "$sdist_top/scripts/install-postfix.sh"
+# Checks of the source tree, not of the installed package: the stub and
+# mypy (python/, scripts/typecheck.sh), ruff and clang-format on the
+# sources, and the newcomer's clean clone (git, the whole build).
+source_checks=(--deselect tests/test_types.py --deselect tests/test_style.py
+    --deselect tests/test_newcomer.py)
 in_chroot python3 -m venv "$check/venv"
 in_chroot "$check/venv/bin/python" -m pip install -q "$check/$(basename "$wheel")[test]"
 in_chroot "$check/venv/bin/python" -c \
@@ -161,4 +168,4 @@ step "the test suite against the installed wheel"
 chroot "$target" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "${driver_env[@]}" \
     bash -c 'cd "$1" && shift && exec venv/bin/python -m pytest -p no:cacheprovider "$@"' \
-    _ "$check" "${deselect[@]}" "$@"
+    _ "$check" "${source_checks[@]}" "${deselect[@]}" "$@"
