@@ -130,17 +130,14 @@ step "a new venv with the wheel and the test extra"
 rm -rf "$target$check"
 mkdir -p "$target$check"
 cp "$wheel" "$target$check/"
-# From the sdist the wheel was built from (the same snapshot of the tree): the
-# tests, their pytest configuration (pyproject.toml), the docs and examples
-# whose samples the tests run, and the scripts the Postfix test runs; no
-# python/ folder, so pocosmtp can only come from the venv.
+# The sdist the wheel was built from (the same snapshot of the tree): the
+# tests, their pytest configuration, the docs and scripts they read, all but
+# the python/ folder, so pocosmtp can only come from the venv.
 sdists=("$root"/build/dist/*.tar.gz)
 [[ -f ${sdists[0]} ]] || fail "no sdist in build/dist; run scripts/build-wheel.sh first"
 sdist_top=$(basename "${sdists[0]}" .tar.gz)
 tar -xzf "${sdists[0]}" -C "$target$check" --strip-components=1 \
-    "$sdist_top/tests" "$sdist_top/pyproject.toml" "$sdist_top/README.md" \
-    "$sdist_top/docs" "$sdist_top/examples" "$sdist_top/.ci" \
-    "$sdist_top/scripts/postfix-tls.sh" "$sdist_top/scripts/install-postfix.sh"
+    --exclude "$sdist_top/python" "$sdist_top"
 # Checks of the source tree, not of the installed package: the stub and
 # mypy (python/, scripts/typecheck.sh), ruff and clang-format on the
 # sources, and the newcomer's clean clone (git, the whole build).
