@@ -9,6 +9,7 @@
 // object that Poco owns (py::trampoline_self_life_support).
 #include "parts.h"
 
+#include <Poco/Exception.h>
 #include <Poco/Net/FilePartSource.h>
 #include <Poco/Net/MessageHeader.h>
 #include <Poco/Net/NullPartHandler.h>
@@ -190,33 +191,55 @@ public:
 // end, asking again must not reach Poco's multipart reader, which would hand
 // out the next part's lines; this buffer latches the end so that
 // handlePart can tell Poco (eofbit) not to drain the stream again.
+//
+// A Poco error while decoding the part (a base64 part cut off without its
+// closing boundary ends in a 0xFF octet that Poco's decoder rejects) ends
+// the part here, as it does for a C++ handler, whose std::istream catches it
+// and sets badbit; Python errors from the message's source still propagate.
 class EofLatchBuf : public std::streambuf {
 public:
     explicit EofLatchBuf(std::streambuf* inner) : inner_(inner) {}
 
     bool at_end() const { return at_end_; }
+    bool broken() const { return broken_; }
 
 protected:
-    int_type underflow() override { return latch(at_end_ ? eof() : inner_->sgetc()); }
-    int_type uflow() override { return latch(at_end_ ? eof() : inner_->sbumpc()); }
+    int_type underflow() override {
+        return at_end_ ? eof() : guarded([&] { return inner_->sgetc(); });
+    }
+    int_type uflow() override {
+        return at_end_ ? eof() : guarded([&] { return inner_->sbumpc(); });
+    }
 
     std::streamsize xsgetn(char* s, std::streamsize n) override {
-        if (at_end_) return 0;
-        const std::streamsize got = inner_->sgetn(s, n);
-        if (got < n) at_end_ = true;  // sgetn stops short only at the end
+        std::streamsize got = 0;
+        while (got < n && !at_end_) {
+            const int_type c = uflow();
+            if (traits_type::eq_int_type(c, eof())) break;
+            s[got++] = traits_type::to_char_type(c);
+        }
         return got;
     }
 
 private:
     static int_type eof() { return traits_type::eof(); }
 
-    int_type latch(int_type c) {
+    template <typename Read>
+    int_type guarded(Read&& read) {
+        int_type c;
+        try {
+            c = read();
+        } catch (const Poco::Exception&) {
+            broken_ = true;
+            c = eof();
+        }
         if (traits_type::eq_int_type(c, eof())) at_end_ = true;
         return c;
     }
 
     std::streambuf* inner_;
     bool at_end_ = false;
+    bool broken_ = false;
 };
 
 // Forwards handlePart to the Python subclass.
@@ -243,6 +266,7 @@ public:
             std::istream& stream;
             ~Finish() {
                 view->invalidate();
+                if (latch.broken()) stream.setstate(std::ios::badbit);
                 if (latch.at_end()) stream.setstate(std::ios::eofbit);
             }
         } finish{raw, latch, stream};

@@ -414,6 +414,38 @@ def test_read_errors_from_python_propagate():
         MailMessage().read(Failing())
 
 
+def test_a_source_failing_inside_a_part_reaches_the_handlers_caller():
+    # Poco's errors while decoding a part end the part, as for a C++
+    # handler; an error of the Python source below must still surface.
+    head = (
+        b"Content-Type: multipart/mixed; boundary=XYZ\r\n\r\n--XYZ\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + b"QUJD" * 40000
+    )
+
+    class Failing(io.RawIOBase):
+        def __init__(self):
+            self.inner = io.BytesIO(head)
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            got = self.inner.readinto(buffer)
+            if not got:
+                raise ConnectionResetError("source went away")
+            return got
+
+    seen = []
+
+    class Reading(pocosmtp.PartHandler):
+        def handlePart(self, header, stream):  # noqa: N802 (Poco's name)
+            seen.append(len(stream.read()))
+
+    with pytest.raises(ConnectionResetError, match="source went away"):
+        MailMessage().read(Failing(), Reading())
+    assert seen == []  # the handler's read() raised; it never returned
+
+
 # ------------------------------------------------------------ in use by Poco
 
 

@@ -13,9 +13,6 @@ import os
 import re
 from pathlib import Path
 
-import pytest
-
-import pocosmtp
 from pocosmtp import (
     FilePartStore,
     FilePartStoreFactory,
@@ -392,18 +389,6 @@ def test_read_multi_part_invalid_content_disposition() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pocosmtp.DataFormatException,
-    reason=(
-        "Not a listed deviation. With no closing boundary, Poco 1.14.2's MultipartReader "
-        "appends the EOF marker as an 0xFF octet to the last part, on which the Base64Decoder "
-        "throws DataFormatException after the 33 octets. A C++ handler's std::istream catches "
-        "it and the part just ends, so Poco's test gets all 33 octets; pocosmtp sets badbit in "
-        "the exception mask of the stream it gives a Python PartHandler (PyPartHandler, "
-        "bindings/parts.cpp), so InputStream.read() raises DataFormatException instead."
-    ),
-)
 def test_read_multi_part_no_final_boundary_from_file(tmp_path: Path) -> None:
     path = tmp_path / "message.eml"
     path.write_bytes(MULTIPART_HEADER + TEXT_PART + ATTACHMENT_PART)
