@@ -52,6 +52,19 @@ def snapshot():
     gc.collect()
     return bounded.rss(), bounded.open_fds()
 
+def measure(step, warmup, count):
+    # step(n) warmup times, then count times between two snapshots.
+    for n in range(warmup):
+        step(n)
+    rss_before, fds_before = snapshot()
+    started = time.monotonic()
+    for n in range(count):
+        step(n)
+    seconds = time.monotonic() - started
+    rss_after, fds_after = snapshot()
+    return dict(rss_before=rss_before, rss_after=rss_after, fds_before=fds_before,
+                fds_after=fds_after, seconds=seconds)
+
 _report = report
 
 def report(**values):
@@ -100,19 +113,12 @@ reused = compose(-1)
 session = SMTPClientSession("127.0.0.1", PORT)
 session.login("client.example")
 
-def send(count):
-    for n in range(count):
-        session.sendMessage(compose(n) if n % 2 else reused)
+def send(n):
+    session.sendMessage(compose(n) if n % 2 else reused)
 
-send(WARMUP)
-rss_before, fds_before = snapshot()
-started = time.monotonic()
-send(MESSAGES)
-seconds = time.monotonic() - started
-rss_after, fds_after = snapshot()
+measured = measure(send, WARMUP, MESSAGES)
 session.close()
-report(rss_before=rss_before, rss_after=rss_after, fds_before=fds_before,
-       fds_after=fds_after, seconds=seconds)
+report(**measured)
 """,
         limit=100,
         PORT=fast_sink.port,
@@ -173,16 +179,7 @@ def test_ten_thousand_sessions_stay_flat(fast_sink: servers.FastSink, ending: st
     result = run_child(
         SESSION_LOOPS[ending]
         + """
-for _ in range(WARMUP):
-    one()
-rss_before, fds_before = snapshot()
-started = time.monotonic()
-for _ in range(SESSIONS):
-    one()
-seconds = time.monotonic() - started
-rss_after, fds_after = snapshot()
-report(rss_before=rss_before, rss_after=rss_after, fds_before=fds_before,
-       fds_after=fds_after, seconds=seconds, unclosed=globals().get("unclosed"))
+report(**measure(lambda n: one(), WARMUP, SESSIONS), unclosed=globals().get("unclosed"))
 """,
         limit=60,
         PORT=fast_sink.port,
@@ -231,16 +228,7 @@ def one():
     except Exception as error:
         errors[repr(error)] = errors.get(repr(error), 0) + 1
 
-for _ in range(WARMUP):
-    one()
-rss_before, fds_before = snapshot()
-started = time.monotonic()
-for _ in range(SESSIONS):
-    one()
-seconds = time.monotonic() - started
-rss_after, fds_after = snapshot()
-report(rss_before=rss_before, rss_after=rss_after, fds_before=fds_before,
-       fds_after=fds_after, seconds=seconds, errors=errors)
+report(**measure(lambda n: one(), WARMUP, SESSIONS), errors=errors)
 """,
             limit=60,
             PORT=peer.port if peer is not None else servers.free_port(),

@@ -112,20 +112,22 @@ def test_send(scripted_peer: Peer) -> None:
     )
 
 
+# EHLO, MAIL FROM, three RCPT TO, DATA, the data, QUIT.
+THREE_RECIPIENTS = [
+    GREETING,
+    "250 Hello localhost",
+    "250 OK",
+    "250 OK",
+    "250 OK",
+    "250 OK",
+    "354 Send data",
+    "250 OK",
+    "221 Bye",
+]
+
+
 def test_send_multi_recipient(scripted_peer: Peer) -> None:
-    peer = scripted_peer(
-        [
-            GREETING,
-            "250 Hello localhost",
-            "250 OK",
-            "250 OK",
-            "250 OK",
-            "250 OK",
-            "354 Send data",
-            "250 OK",
-            "221 Bye",
-        ]
-    )
+    peer = scripted_peer(THREE_RECIPIENTS)
     session = session_for(peer)
     session.login("localhost")
     message = message_to(
@@ -150,19 +152,7 @@ def test_send_multi_recipient(scripted_peer: Peer) -> None:
 
 
 def test_multi_separate_recipient(scripted_peer: Peer) -> None:
-    peer = scripted_peer(
-        [
-            GREETING,
-            "250 Hello localhost",
-            "250 OK",
-            "250 OK",
-            "250 OK",
-            "250 OK",
-            "354 Send data",
-            "250 OK",
-            "221 Bye",
-        ]
-    )
+    peer = scripted_peer(THREE_RECIPIENTS)
     session = session_for(peer)
     session.login("localhost")
     message = message_to(
