@@ -100,10 +100,9 @@ void require_header_text(const std::string& value, const char* what) {
 
 void require_header_field(const std::string& name, const std::string& value) {
     require_field_name(name);
+    // The name is built only for an error: this runs for every field sent.
     if (!folded_at_most(value)) {
-        throw InvalidArgumentException("the value of header field " + name +
-                                       " contains CR or LF other than folding (CRLF and white "
-                                       "space), which would start a new header line");
+        require_header_text(value, ("the value of header field " + name).c_str());
     }
 }
 

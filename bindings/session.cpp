@@ -303,14 +303,14 @@ void send_composed(SMTPClientSession& session, const MailMessage& message,
     InUse busy(message_objects(message), Use::writing);
     require_clean_message(message);
     const std::string sender = envelope_sender(message.getSender());
-    SMTPClientSession::Recipients recipients;
-    if (explicit_recipients) {
-        recipients = *explicit_recipients;
-    } else {
+    SMTPClientSession::Recipients of_message;
+    if (!explicit_recipients) {
         for (const auto& recipient : message.recipients()) {
-            recipients.push_back(recipient.getAddress());
+            of_message.push_back(recipient.getAddress());
         }
     }
+    const SMTPClientSession::Recipients& recipients =
+        explicit_recipients ? *explicit_recipients : of_message;
     for (const auto& address : recipients) require_single_line(address, "a recipient address");
     run_locked(session, [&](SessionState& state) {
         send_guarded(session, state, recipients.empty(), [&] {
